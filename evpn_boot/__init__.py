@@ -1,0 +1,3 @@
+"""evpn-boot: boot-time EVPN/VXLAN termination for Kubernetes nodes."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,78 @@
+"""``validate``, ``show`` and ``schema``: the configuration, checked and explained."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from evpn_boot.cli.main import Context
+from evpn_boot.config.load import LoadedConfig, load_config
+from evpn_boot.desired.derive import DeriveError, NodeFacts, derive
+from evpn_boot.desired.model import DesiredState
+from evpn_boot.desired.present import desired_to_dict, desired_to_text
+from evpn_boot.errors import ConfigError
+
+
+def load(ctx: Context) -> LoadedConfig:
+    return load_config(ctx.config_path)
+
+
+def derive_for_node(ctx: Context, loaded: LoadedConfig, *, read_host: bool) -> DesiredState:
+    """The desired state for this node (or for ``--node-index``).
+
+    ``read_host`` reads node facts (interface-derived index, NIC MTU) from the
+    host; without it only the configuration and the override are used.
+    """
+    config = loaded.config
+    if read_host:
+        from evpn_boot.netlink.facts import read_node_facts
+        facts = read_node_facts(config, node_index=ctx.node_index)
+    else:
+        import socket
+        facts = NodeFacts(hostname=socket.gethostname(), interface_index=ctx.node_index)
+    if ctx.node_index is not None and config.node.index is not None:
+        config = config.model_copy(update={
+            "node": config.node.model_copy(update={"index": ctx.node_index})})
+    try:
+        return derive(config, facts)
+    except DeriveError as exc:
+        raise ConfigError(str(loaded.path), exc.problems) from None
+
+
+@click.command()
+@click.pass_obj
+def validate(ctx: Context) -> None:
+    """Check the configuration; list every problem (exit 2) or say it is valid."""
+    loaded = load(ctx)
+    click.echo(f"{loaded.path}: valid (digest {loaded.digest})")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--no-host", is_flag=True,
+              help="Do not read the host (interface-derived index, NIC MTU); use the config "
+                   "and --node-index only.")
+@click.pass_obj
+def show(ctx: Context, as_json: bool, no_host: bool) -> None:
+    """The effective configuration with defaults and every derived per-node value."""
+    loaded = load(ctx)
+    needs_host = loaded.config.node.index is None and ctx.node_index is None
+    desired = derive_for_node(ctx, loaded, read_host=needs_host and not no_host)
+    if as_json:
+        document: dict[str, Any] = {
+            "config": loaded.config.model_dump(mode="json"),
+            "digest": loaded.digest,
+            "derived": desired_to_dict(desired),
+        }
+        click.echo(json.dumps(document, indent=2))
+    else:
+        click.echo(desired_to_text(desired))
+
+
+@click.command()
+def schema() -> None:
+    """The JSON Schema of the configuration file."""
+    from evpn_boot.config.model import Config
+    click.echo(json.dumps(Config.model_json_schema(), indent=2))

@@ -1,0 +1,98 @@
+"""The ``evpn-boot`` entry point.
+
+Subcommands are loaded lazily (``--help`` and ``validate`` must start fast, and
+only the commands that touch the kernel import pyroute2).  Every
+:class:`~evpn_boot.errors.EvpnBootError` is turned into its exit code here, in
+one place.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+from evpn_boot import __version__
+from evpn_boot.errors import EvpnBootError
+
+#: command name -> "module:attribute" (each a click.Command), loaded on use.
+COMMANDS: dict[str, str] = {
+    "validate": "evpn_boot.cli.config_cmds:validate",
+    "show": "evpn_boot.cli.config_cmds:show",
+    "schema": "evpn_boot.cli.config_cmds:schema",
+}
+
+#: Names later work adds; reserved so nothing else takes them.
+RESERVED = ("plan", "apply", "teardown", "status", "render", "run", "lab", "export",
+            "install-units")
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when invoked or listed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+class Context:
+    """Global options, passed to every subcommand via ``click.pass_obj``."""
+
+    def __init__(self, config_path: Path, node_index: Optional[int]) -> None:
+        self.config_path = config_path
+        self.node_index = node_index
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="EVPN_BOOT_CONFIG", show_envvar=True,
+              default="/etc/evpn-boot/config.toml", show_default=True,
+              help="The configuration file.")
+@click.option("--node-index", type=click.IntRange(0, 65535), default=None,
+              help="Override the node index (e.g. to preview one node of a pool).")
+@click.version_option(__version__, "-V", "--version", prog_name="evpn-boot")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path, node_index: Optional[int]) -> None:
+    """Bring EVPN/VXLAN networking up on a Kubernetes node before kubelet starts.
+
+    Exit codes: 0 ok, 1 preflight failed, 2 invalid config or arguments,
+    3 changes pending (plan --exit-code), 4 runtime failure, 5 another run holds
+    the lock, 6 FRR rejected the rendered config, 7 verification failed.
+    """
+    ctx.obj = Context(config_path, node_index)
+
+
+def main(argv: Optional[list[str]] = None) -> Any:
+    try:
+        return cli.main(args=argv, prog_name="evpn-boot", standalone_mode=False)
+    except EvpnBootError as exc:
+        click.echo(f"evpn-boot: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("evpn-boot: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("evpn-boot: interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

@@ -1,0 +1,1 @@
+"""Configuration: the TOML contract (model), its validation and loading."""

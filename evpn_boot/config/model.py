@@ -1,0 +1,195 @@
+"""The configuration model: the TOML file's contract, validated strictly.
+
+Structure and per-field rules live here (pydantic); rules that relate several
+fields across the document live in :mod:`evpn_boot.config.checks` so that every
+problem is reported at once rather than the first one only.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+
+from evpn_boot.config.types import (
+    Asn,
+    IfName,
+    IPAddress,
+    IPInterface,
+    IPNetwork,
+    IPv4Network,
+    Port,
+    RouteTarget,
+    Vni,
+)
+
+DEFAULT_CONFIG_PATH = Path("/etc/evpn-boot/config.toml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class NodeConfig(_Strict):
+    """Which node of the pool this is; every per-node value derives from the index."""
+
+    index: Optional[int] = Field(
+        None, ge=0, le=65535,
+        description="Node index. Exactly one of index / index_from_interface.")
+    index_from_interface: Optional[IfName] = Field(
+        None, description="Take the index from the host part of this interface's IPv4 address.")
+    name: Optional[StrictStr] = Field(None, description="Node name; default: the hostname.")
+    router_mac: Optional[StrictStr] = Field(
+        None, pattern=r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$",
+        description="Router MAC of all L3 VNI bridges; default derived from the VTEP.")
+
+    @model_validator(mode="after")
+    def _exactly_one_index_source(self) -> NodeConfig:
+        if (self.index is None) == (self.index_from_interface is None):
+            raise ValueError("set exactly one of node.index or node.index_from_interface")
+        return self
+
+
+class LogLevel(str, enum.Enum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class RuntimeConfig(_Strict):
+    """Where evpn-boot keeps things; all optional."""
+
+    netns: IfName = Field("perouter", description="Router network namespace.")
+    host_netns: StrictStr = Field(
+        "", description='"" = the machine\'s own namespace; tests and the lab use a named netns.')
+    state_dir: Path = Field(Path("/var/lib/evpn-boot"), strict=False)
+    run_dir: Path = Field(Path("/run/evpn-boot"), strict=False)
+    log_level: LogLevel = Field(LogLevel.INFO, strict=False)
+
+
+class FrrConfig(_Strict):
+    """The FRR container evpn-boot runs in the router namespace."""
+
+    image: StrictStr = "quay.io/frrouting/frr:10.4.3"
+    config_dir: Path = Field(Path("/etc/evpn-boot/frr"), strict=False)
+    container_name: StrictStr = Field("evpn-boot-frr", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+    raw_config: StrictStr = Field("", description="Appended verbatim at the end of frr.conf.")
+
+
+class VlanUnderlay(_Strict):
+    """An 802.1q sub-interface of a host NIC, created in the router namespace."""
+
+    parent: IfName
+    id: int = Field(strict=True, ge=1, le=4094)
+    name: Optional[IfName] = Field(None, description='Default "<parent>.<id>".')
+    address_cidr: Optional[IPNetwork] = Field(
+        None, description="Sub-interface address: network + address_offset + node index.")
+    address_offset: int = Field(0, strict=True, ge=0)
+
+
+class MacvlanUnderlay(_Strict):
+    """A macvlan (bridge mode) of a host NIC, created in the router namespace."""
+
+    parent: IfName
+    name: Optional[IfName] = Field(None, description='Default "ul-<parent>".')
+    address_cidr: Optional[IPNetwork] = None
+    address_offset: int = Field(0, strict=True, ge=0)
+
+
+class Neighbor(_Strict):
+    """A BGP neighbor of the underlay (the leaf)."""
+
+    address: IPAddress
+    asn: Asn
+    bfd: StrictBool = False
+    password_file: Optional[Path] = Field(None, strict=False)
+    port: Optional[Port] = None
+    hold_time: Optional[int] = Field(None, strict=True, ge=3, le=65535)
+    keepalive_time: Optional[int] = Field(None, strict=True, ge=1, le=65535)
+    ebgp_multihop: Optional[int] = Field(None, strict=True, ge=1, le=255)
+
+
+class UnderlayConfig(_Strict):
+    """The underlay: how the router namespace reaches the fabric."""
+
+    asn: Asn
+    vtep_cidr: IPNetwork
+    router_id_cidr: IPv4Network
+    nic: Optional[IfName] = None
+    vlan: Optional[VlanUnderlay] = None
+    macvlan: Optional[MacvlanUnderlay] = None
+    neighbors: list[Neighbor] = Field(min_length=1)
+    vxlan_port: Port = 4789
+    mtu: Optional[int] = Field(
+        None, strict=True, ge=1280, le=65535,
+        description="Underlay MTU; default: the NIC's own. VXLAN MTU = this - 50 (-70 for IPv6).")
+
+    @model_validator(mode="after")
+    def _exactly_one_attachment(self) -> UnderlayConfig:
+        given = [k for k in ("nic", "vlan", "macvlan") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "set exactly one of underlay.nic, underlay.vlan or underlay.macvlan"
+                + (f" (got {', '.join(given)})" if given else ""))
+        return self
+
+
+class L3VniConfig(_Strict):
+    """An L3 VNI: a VRF routed over EVPN type-5, with a veth leg to the host."""
+
+    vrf: IfName
+    vni: Vni
+    local_cidr: IPv4Network = Field(
+        description="veth leg: router side first address, host side network + index + 2.")
+    local_cidr_v6: Optional[IPNetwork] = None
+    host_asn: Asn
+    table: Optional[int] = Field(None, strict=True, ge=256, le=2**32 - 2)
+    import_rts: list[RouteTarget] = Field(default_factory=list)
+    export_rts: list[RouteTarget] = Field(default_factory=list)
+
+
+class L2VniConfig(_Strict):
+    """An L2 VNI: a bridged segment over EVPN type-2/3."""
+
+    vni: Vni
+    vrf: Optional[IfName] = Field(None, description="Enslave the bridge to this L3 VNI's VRF.")
+    host_bridge: Union[StrictBool, IfName] = Field(
+        False, description='true = "br-hs-<vni>", or a name; wires a host bridge to the VNI.')
+    gateway_ips: list[IPInterface] = Field(default_factory=list)
+
+
+class ReadinessRequire(str, enum.Enum):
+    ANY_ESTABLISHED = "any-established"
+    ALL_ESTABLISHED = "all-established"
+    APPLIED = "applied"
+
+
+class ReadinessConfig(_Strict):
+    """When evpn-boot tells systemd it is ready (so kubelet may start)."""
+
+    require: ReadinessRequire = Field(ReadinessRequire.ANY_ESTABLISHED, strict=False)
+    timeout_s: float = Field(120.0, strict=False, gt=0, le=86400)
+
+
+class HandoffConfig(_Strict):
+    """Handing the node over to the in-cluster reconciler."""
+
+    enabled: StrictBool = True
+    kubeconfig: Optional[Path] = Field(None, strict=False,
+                                       description="Default: discovered (kubelet's).")
+
+
+class Config(_Strict):
+    """The whole configuration file."""
+
+    node: NodeConfig
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)  # type: ignore[arg-type]
+    frr: FrrConfig = Field(default_factory=FrrConfig)  # type: ignore[arg-type]
+    underlay: UnderlayConfig
+    l3vni: list[L3VniConfig] = Field(default_factory=list)
+    l2vni: list[L2VniConfig] = Field(default_factory=list)
+    readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)  # type: ignore[arg-type]
+    handoff: HandoffConfig = Field(default_factory=HandoffConfig)  # type: ignore[arg-type]

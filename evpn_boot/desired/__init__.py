@@ -1,0 +1,1 @@
+"""Desired state: pure values derived from the configuration and node facts."""

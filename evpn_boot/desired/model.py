@@ -1,0 +1,260 @@
+"""The desired state: plain, immutable values describing what the kernel should hold.
+
+Derived from the configuration by :mod:`evpn_boot.desired.derive`; consumed by
+the planner (diff against the observed kernel state) and the FRR renderer.  No
+I/O happens here and nothing here imports pyroute2.
+
+A field set to ``None`` means "evpn-boot does not manage this attribute": the
+diff ignores it.  That is how the moved underlay NIC keeps the addresses and MTU
+it had on the host.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+#: Link group that marks the underlay interface (same value as OpenPERouter).
+UNDERLAY_LINK_GROUP = 4242
+#: Metric of the unreachable default route in each VRF table: the kernel's
+#: highest, so any real default learned over EVPN wins.
+VRF_UNREACHABLE_METRIC = 4278198272
+
+
+class Side(enum.Enum):
+    """Which network namespace an object lives in."""
+
+    ROUTER = "router"   # runtime.netns: entirely owned by evpn-boot
+    HOST = "host"       # runtime.host_netns: only objects evpn-boot created
+
+
+class LinkKind(enum.Enum):
+    LOOPBACK = "loopback"
+    PHYSICAL = "physical"   # the underlay NIC, moved from the host namespace
+    VLAN = "vlan"
+    MACVLAN = "macvlan"
+    VRF = "vrf"
+    BRIDGE = "bridge"
+    VXLAN = "vxlan"
+    VETH = "veth"
+
+
+@dataclass(frozen=True)
+class VrfInfo:
+    table: int
+
+
+@dataclass(frozen=True)
+class BridgeInfo:
+    """A plain (non VLAN-aware) bridge."""
+
+
+@dataclass(frozen=True)
+class VxlanInfo:
+    vni: int
+    local: IPAddress
+    port: int
+    learning: bool = False
+
+
+@dataclass(frozen=True)
+class VethInfo:
+    """One end of a veth pair; the pair is created once, from the router end."""
+
+    peer: str
+    peer_side: Side
+
+
+@dataclass(frozen=True)
+class VlanInfo:
+    parent: str
+    vlan_id: int
+    parent_side: Side = Side.HOST
+
+
+@dataclass(frozen=True)
+class MacvlanInfo:
+    parent: str
+    mode: str = "bridge"
+    parent_side: Side = Side.HOST
+
+
+@dataclass(frozen=True)
+class PhysicalInfo:
+    """A pre-existing NIC that evpn-boot moves from ``origin`` into its own namespace."""
+
+    origin: Side = Side.HOST
+
+
+@dataclass(frozen=True)
+class LoopbackInfo:
+    pass
+
+
+KindInfo = Union[VrfInfo, BridgeInfo, VxlanInfo, VethInfo, VlanInfo, MacvlanInfo,
+                 PhysicalInfo, LoopbackInfo]
+
+
+@dataclass(frozen=True)
+class BridgePort:
+    """Bridge-port attributes of a link enslaved to a bridge."""
+
+    learning: bool
+    neigh_suppress: bool
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """One network interface as evpn-boot wants it."""
+
+    name: str
+    side: Side
+    kind: LinkKind
+    info: KindInfo
+    up: bool = True
+    master: Optional[str] = None
+    mtu: Optional[int] = None
+    mac: Optional[str] = None
+    #: None: addresses not managed (kept as found); otherwise the exact set.
+    addresses: Optional[tuple[IPInterface, ...]] = ()
+    addrgenmode_none: bool = False
+    group: Optional[int] = None
+    brport: Optional[BridgePort] = None
+
+    @property
+    def key(self) -> tuple[Side, str]:
+        return (self.side, self.name)
+
+
+class RouteType(enum.Enum):
+    UNICAST = "unicast"
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    side: Side
+    table: int
+    dst: IPNetwork
+    type: RouteType = RouteType.UNREACHABLE
+    metric: int = VRF_UNREACHABLE_METRIC
+
+
+@dataclass(frozen=True)
+class SysctlSpec:
+    """A /proc/sys value; ``key`` is relative to /proc/sys, with '/' separators."""
+
+    side: Side
+    key: str
+    value: str
+    #: False: silently skipped when the kernel does not have this knob.
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class NodeValues:
+    """The per-node values derived from the node index."""
+
+    index: int
+    name: str
+    vtep: IPInterface
+    router_id: ipaddress.IPv4Address
+    router_mac: str
+
+
+# ----------------------------------------------------------------- FRR model
+
+
+@dataclass(frozen=True)
+class FrrNeighbor:
+    address: IPAddress
+    asn: int
+    bfd: bool = False
+    password_file: Optional[Path] = None
+    port: Optional[int] = None
+    hold_time: Optional[int] = None
+    keepalive_time: Optional[int] = None
+    ebgp_multihop: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class FrrVrf:
+    """An L3 VNI as FRR sees it: ``vrf X / vni N`` plus the session to the host."""
+
+    name: str
+    vni: int
+    host_asn: int
+    host_neighbor: ipaddress.IPv4Address          # host side of the veth leg
+    local_address: ipaddress.IPv4Address          # router side of the veth leg
+    host_neighbor_v6: Optional[IPAddress] = None
+    import_rts: tuple[str, ...] = ()
+    export_rts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FrrL2Vni:
+    vni: int
+    vrf: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class FrrModel:
+    """Everything the FRR templates need; passwords stay in their files."""
+
+    hostname: str
+    asn: int
+    router_id: ipaddress.IPv4Address
+    vtep: IPInterface
+    router_mac: str
+    neighbors: tuple[FrrNeighbor, ...]
+    vrfs: tuple[FrrVrf, ...] = ()
+    l2vnis: tuple[FrrL2Vni, ...] = ()
+    raw_config: str = ""
+    #: One config serves a pool whose nodes share an ASN, so EVPN routes from
+    #: other nodes carry our own ASN in their path: accept it once.
+    allowas_in: bool = True
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Resolved runtime settings the effectful layers need."""
+
+    netns: str
+    host_netns: str          # "" = the process's own namespace
+    state_dir: Path
+    run_dir: Path
+    frr_image: str
+    frr_config_dir: Path
+    frr_container: str
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """What the node should look like; the single input of plan and render."""
+
+    node: NodeValues
+    runtime: Runtime
+    links: tuple[LinkSpec, ...]
+    routes: tuple[RouteSpec, ...] = ()
+    sysctls: tuple[SysctlSpec, ...] = ()
+    frr: Optional[FrrModel] = None
+    underlay: str = ""            # name of the underlay link in the router namespace
+    l3_vnis: tuple[int, ...] = ()
+    l2_vnis: tuple[int, ...] = ()
+
+    def link(self, side: Side, name: str) -> LinkSpec:
+        for spec in self.links:
+            if spec.side is side and spec.name == name:
+                return spec
+        raise KeyError(f"no desired link {name!r} in the {side.value} namespace")
+
+    @property
+    def needs_vrf(self) -> bool:
+        return any(link.kind is LinkKind.VRF for link in self.links)

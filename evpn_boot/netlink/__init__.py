@@ -1,0 +1,1 @@
+"""The only package that talks netlink (pyroute2): observe, apply, preflight, facts."""

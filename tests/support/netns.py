@@ -1,0 +1,119 @@
+"""Throwaway network namespaces for the root tiers.
+
+Every namespace a test makes is named ``ebt<run>-<name>`` so a crashed run's
+leftovers are recognisable and swept at session start and end.  Tests may use
+``ip`` here (only product code is limited to pyroute2).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Optional
+
+PREFIX = "ebt"
+
+
+def run(*args: str, netns: Optional[str] = None, check: bool = True,
+        timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    cmd = list(args)
+    if netns:
+        cmd = ["ip", "netns", "exec", netns, *cmd]
+    return subprocess.run(cmd, check=check, text=True, capture_output=True, timeout=timeout)
+
+
+def ip(*args: str, netns: Optional[str] = None, check: bool = True) -> str:
+    prefix = ["-n", netns] if netns else []
+    return run("ip", *prefix, *args, check=check).stdout
+
+
+def list_netns() -> list[str]:
+    out = run("ip", "netns", "list", check=False).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def delete_netns(name: str) -> None:
+    run("ip", "netns", "pids", name, check=False)
+    pids = run("ip", "netns", "pids", name, check=False).stdout.split()
+    for pid in pids:
+        run("kill", "-9", pid, check=False)
+    run("ip", "netns", "del", name, check=False)
+
+
+def sweep(prefix: str = PREFIX) -> list[str]:
+    """Delete every namespace a test run left behind; returns their names."""
+    gone = [ns for ns in list_netns() if ns.startswith(prefix)]
+    for ns in gone:
+        delete_netns(ns)
+    return gone
+
+
+class NetnsFactory:
+    """Makes uniquely named namespaces and deletes them all at the end."""
+
+    def __init__(self) -> None:
+        self.run_id = secrets.token_hex(2)
+        self.made: list[str] = []
+
+    def __call__(self, role: str) -> str:
+        name = f"{PREFIX}{self.run_id}-{role}"
+        assert len(name) <= 32, name
+        run("ip", "netns", "add", name)
+        self.made.append(name)
+        ip("link", "set", "lo", "up", netns=name)
+        return name
+
+    def name(self, role: str) -> str:
+        """A unique name without creating the namespace (for code under test to create)."""
+        name = f"{PREFIX}{self.run_id}-{role}"
+        self.made.append(name)
+        return name
+
+    def cleanup(self) -> None:
+        for name in reversed(self.made):
+            if name in list_netns():
+                delete_netns(name)
+
+
+@contextmanager
+def netns_factory() -> Iterator[NetnsFactory]:
+    factory = NetnsFactory()
+    try:
+        yield factory
+    finally:
+        factory.cleanup()
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+@lru_cache(maxsize=None)
+def kernel_supports(kind: str) -> bool:
+    """Can this kernel create a link of ``kind``?  Tried in a scratch namespace."""
+    if not is_root() or shutil.which("ip") is None:
+        return False
+    name = f"{PREFIX}probe-{secrets.token_hex(2)}"
+    run("ip", "netns", "add", name)
+    try:
+        extra = {"vrf": ["table", "10"], "vxlan": ["id", "1", "dstport", "4789"],
+                 "vlan": ["link", "lo", "id", "2"], "macvlan": ["link", "lo"]}.get(kind, [])
+        if kind in ("vlan", "macvlan"):
+            run("ip", "-n", name, "link", "add", "probe0", "type", "veth", "peer", "probe1")
+            extra = [x if x != "lo" else "probe0" for x in extra]
+        if kind == "veth":
+            extra = ["peer", "name", "probe-peer"]
+        args = ["ip", "-n", name, "link", "add"]
+        if kind in ("vlan", "macvlan"):
+            args += ["link", "probe0", "name", "probe", "type", kind]
+            args += [x for x in extra if x not in ("link", "probe0")]
+        else:
+            args += ["probe", "type", kind, *extra]
+        return run(*args, check=False).returncode == 0
+    finally:
+        run("ip", "netns", "del", name, check=False)
