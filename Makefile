@@ -1,0 +1,25 @@
+# evpn-boot developer entry points.  `make help` lists them.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help deps dev test lint unit lab lab-down bench
+
+help:  ## list targets
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+deps:  ## install system packages and the Python environment (idempotent)
+	scripts/setup
+
+dev: deps  ## alias of deps
+
+lint: ## ruff + mypy --strict
+	$(VENV)/bin/ruff check evpn_boot tests bench
+	$(VENV)/bin/mypy evpn_boot
+
+test: deps  ## everything: lint, types, and every test tier this machine can run
+	scripts/test
+
+unit: ## unit tier only (no root)
+	$(VENV)/bin/pytest -q -m "not root and not frr and not vm" tests
