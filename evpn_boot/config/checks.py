@@ -7,11 +7,13 @@ problem it finds, as (key path, message), so a user fixes them in one pass.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Callable
 
 from evpn_boot.config.locate import KeyPath, format_path
 from evpn_boot.config.model import Config
+from evpn_boot.config.types import check_ifname
 from evpn_boot.desired import addressing, names
 from evpn_boot.desired.addressing import AddressPlanError
 from evpn_boot.desired.derive import underlay_link_name
@@ -73,11 +75,20 @@ def l2vni_references(config: Config) -> list[Problem]:
 def interface_names(config: Config) -> list[Problem]:
     """Names we create must not collide with each other or with the underlay."""
     problems: list[Problem] = []
-    taken: dict[str, str] = {underlay_link_name(config.underlay): "the underlay interface",
+    underlay = underlay_link_name(config.underlay)
+    try:
+        check_ifname(underlay)
+    except ValueError as exc:
+        section = "vlan" if config.underlay.vlan is not None else "macvlan"
+        problems.append((("underlay", section), f"derived sub-interface name: {exc}; "
+                                                "set a shorter name"))
+    taken: dict[str, str] = {underlay: "the underlay interface",
                              "lo": "the loopback"}
     for i, l3 in enumerate(config.l3vni):
         derived = {names.bridge_name(l3.vni), names.vxlan_name(l3.vni),
                    names.router_veth_name(l3.vni), names.host_veth_name(l3.vni)}
+        if any(other.vrf == l3.vrf for other in config.l3vni[:i]):
+            continue  # reported by duplicate_vrfs
         if l3.vrf in taken or l3.vrf in derived or names.vni_from_name(l3.vrf) is not None:
             problems.append((("l3vni", i, "vrf"),
                              f"VRF name {l3.vrf!r} collides with an interface evpn-boot "
@@ -118,7 +129,7 @@ def cidrs(config: Config) -> list[Problem]:
     for a in range(len(pools)):
         for b in range(a):
             (path_a, net_a), (path_b, net_b) = pools[a], pools[b]
-            if net_a.version == net_b.version and net_a.overlaps(net_b):  # type: ignore[arg-type]
+            if net_a.version == net_b.version and net_a.overlaps(net_b):
                 problems.append((path_a, f"{net_a} overlaps {format_path(path_b)} ({net_b})"))
     return problems
 
@@ -142,7 +153,7 @@ def address_plan(config: Config) -> list[Problem]:
                          lambda: addressing.subinterface_address(cidr, offset, index)))
     for i, l3 in enumerate(config.l3vni):
         attempts.append((("l3vni", i, "local_cidr"),
-                         lambda c=l3.local_cidr: addressing.veth_host_side(c, index)))
+                         functools.partial(addressing.veth_host_side, l3.local_cidr, index)))
     for path, attempt in attempts:
         try:
             attempt()
@@ -175,10 +186,10 @@ def neighbor_families(config: Config) -> list[Problem]:
                              "set hold_time and keepalive_time together (FRR sets them as a pair)"))
     seen: dict[str, int] = {}
     for i, n in enumerate(u.neighbors):
-        if str(n.address) in seen:
+        first = seen.setdefault(str(n.address), i)
+        if first != i:
             problems.append((("underlay", "neighbors", i, "address"),
-                             f"neighbor {n.address} is already underlay.neighbors[{seen[str(n.address)]}]"))
-        seen.setdefault(str(n.address), i)
+                             f"neighbor {n.address} is already underlay.neighbors[{first}]"))
     return problems
 
 

@@ -186,10 +186,10 @@ class Config(_Strict):
     """The whole configuration file."""
 
     node: NodeConfig
-    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)  # type: ignore[arg-type]
-    frr: FrrConfig = Field(default_factory=FrrConfig)  # type: ignore[arg-type]
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    frr: FrrConfig = Field(default_factory=FrrConfig)
     underlay: UnderlayConfig
     l3vni: list[L3VniConfig] = Field(default_factory=list)
     l2vni: list[L2VniConfig] = Field(default_factory=list)
-    readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)  # type: ignore[arg-type]
-    handoff: HandoffConfig = Field(default_factory=HandoffConfig)  # type: ignore[arg-type]
+    readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
+    handoff: HandoffConfig = Field(default_factory=HandoffConfig)

@@ -203,8 +203,8 @@ def _underlay_link(underlay: UnderlayConfig, index: int, problems: list[str]) ->
             addresses = (addressing.subinterface_address(sub.address_cidr, sub.address_offset,
                                                          index),)
         except AddressPlanError as exc:
-            kind = "vlan" if underlay.vlan is not None else "macvlan"
-            problems.append(f"underlay.{kind}.address_cidr: node index {index}: {exc}")
+            section = "vlan" if underlay.vlan is not None else "macvlan"
+            problems.append(f"underlay.{section}.address_cidr: node index {index}: {exc}")
     if underlay.vlan is not None:
         info: VlanInfo | MacvlanInfo = VlanInfo(parent=underlay.vlan.parent,
                                                  vlan_id=underlay.vlan.id)

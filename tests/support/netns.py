@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 from typing import Optional
 
 PREFIX = "ebt"
@@ -93,7 +93,7 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
-@lru_cache(maxsize=None)
+@cache
 def kernel_supports(kind: str) -> bool:
     """Can this kernel create a link of ``kind``?  Tried in a scratch namespace."""
     if not is_root() or shutil.which("ip") is None:

@@ -1,0 +1,186 @@
+"""A corpus of broken configurations: (id, TOML text, key path expected, message fragment).
+
+Each case starts from VALID and breaks one thing, so a failure names exactly
+the rule that regressed.
+"""
+
+from __future__ import annotations
+
+VALID = """\
+[node]
+index = 1
+
+[runtime]
+netns = "perouter"
+
+[frr]
+image = "quay.io/frrouting/frr:10.4.3"
+
+[underlay]
+asn = 64514
+vtep_cidr = "100.65.0.0/24"
+router_id_cidr = "10.0.0.0/24"
+nic = "eth1"
+
+[[underlay.neighbors]]
+address = "192.168.11.2"
+asn = 64512
+
+[[l3vni]]
+vrf = "red"
+vni = 100
+local_cidr = "192.169.10.0/24"
+host_asn = 64515
+
+[[l3vni]]
+vrf = "blue"
+vni = 200
+local_cidr = "192.169.20.0/24"
+host_asn = 64515
+
+[[l2vni]]
+vni = 110
+
+[readiness]
+require = "any-established"
+timeout_s = 120
+
+[handoff]
+enabled = true
+"""
+
+
+def sub(old: str, new: str, count: int = 1) -> str:
+    assert old in VALID, old
+    return VALID.replace(old, new, count)
+
+
+# (case id, text, key path that must appear, fragment of the message)
+BROKEN: list[tuple[str, str, str, str]] = [
+    # --- TOML syntax (line and column)
+    ("toml-unclosed-string", sub('asn = 64514', 'asn = "64514'), "", "line 11"),
+    ("toml-bad-value", sub("index = 1", "index = ="), "", "line 2"),
+    ("toml-duplicate-key", sub("index = 1", "index = 1\nindex = 2"), "", "line 3"),
+    ("toml-duplicate-table", VALID + "\n[node]\nindex = 3\n", "", "line"),
+    # --- unknown keys, with did-you-mean
+    ("unknown-top-level", VALID + "\n[underlai]\nasn = 1\n", "underlai", "unknown key"),
+    ("unknown-key-typo", sub("index = 1", "index = 1\nnmae = \"x\""), "node.nmae",
+     "did you mean 'name'"),
+    ("unknown-neighbor-key", sub("asn = 64512", "asn = 64512\nbdf = true"),
+     "underlay.neighbors[0].bdf", "did you mean 'bfd'"),
+    ("unknown-l3vni-key", sub("host_asn = 64515", "host_asn = 64515\nimport_rt = []"),
+     "l3vni[0].import_rt", "did you mean 'import_rts'"),
+    ("unknown-runtime-key", sub('netns = "perouter"', 'netns = "perouter"\nstate = "/x"'),
+     "runtime.state", "unknown key"),
+    # --- wrong types
+    ("type-asn-string", sub("asn = 64514", 'asn = "64514"'), "underlay.asn", "integer"),
+    ("type-index-float", sub("index = 1", "index = 1.5"), "node.index", "integer"),
+    ("type-bfd-string", sub("asn = 64512", 'asn = 64512\nbfd = "yes"'),
+     "underlay.neighbors[0].bfd", "boolean"),
+    ("type-neighbors-table", sub('[[underlay.neighbors]]\naddress = "192.168.11.2"\nasn = 64512\n',
+                                 ''), "underlay.neighbors", "missing"),
+    ("type-vni-string", sub("vni = 100", 'vni = "100"'), "l3vni[0].vni", "integer"),
+    ("type-gateway-not-list", sub("vni = 110", 'vni = 110\ngateway_ips = "1.2.3.4/24"'),
+     "l2vni[0].gateway_ips", "list"),
+    ("type-timeout-negative", sub("timeout_s = 120", "timeout_s = -1"), "readiness.timeout_s",
+     "greater than 0"),
+    ("type-require-enum", sub('require = "any-established"', 'require = "some"'),
+     "readiness.require", "any-established"),
+    ("type-handoff-enabled", sub("enabled = true", 'enabled = "true"'), "handoff.enabled",
+     "boolean"),
+    # --- missing required keys
+    ("missing-node", sub("[node]\nindex = 1\n", ""), "node", "missing"),
+    ("missing-underlay-asn", sub("asn = 64514\n", ""), "underlay.asn", "missing"),
+    ("missing-host-asn", sub("host_asn = 64515\n", ""), "l3vni[0].host_asn", "missing"),
+    # --- duplicates
+    ("duplicate-vni-l3", sub("vni = 200", "vni = 100"),
+     "l3vni[1].vni", "already used"),
+    ("duplicate-vni-l2-l3", sub("vni = 110", "vni = 200"), "l2vni[0].vni", "already used"),
+    ("duplicate-vrf", sub('vrf = "blue"', 'vrf = "red"'), "l3vni[1].vrf", "already defined"),
+    ("duplicate-table", sub("host_asn = 64515", "host_asn = 64515\ntable = 1200"),
+     "l3vni[1].table", "already used"),
+    ("duplicate-neighbor", sub('[[l3vni]]', '[[underlay.neighbors]]\naddress = "192.168.11.2"'
+                                              '\nasn = 64512\n\n[[l3vni]]'),
+     "underlay.neighbors[1].address", "already"),
+    # --- VNI range
+    ("vni-zero", sub("vni = 110", "vni = 0"), "l2vni[0].vni", "greater than or equal to 1"),
+    ("vni-too-big", sub("vni = 100", "vni = 16777216"), "l3vni[0].vni", "16777215"),
+    ("asn-zero", sub("asn = 64512", "asn = 0"), "underlay.neighbors[0].asn", "greater"),
+    # --- interface names
+    ("ifname-too-long", sub('nic = "eth1"', 'nic = "a-very-long-nic-name"'), "underlay.nic",
+     "at most 15"),
+    ("ifname-slash", sub('nic = "eth1"', 'nic = "eth/1"'), "underlay.nic", "not allowed"),
+    ("ifname-space", sub('vrf = "red"', 'vrf = "r ed"'), "l3vni[0].vrf", "not allowed"),
+    ("ifname-empty", sub('vrf = "red"', 'vrf = ""'), "l3vni[0].vrf", "empty"),
+    ("vrf-too-long", sub('vrf = "red"', 'vrf = "redredredredredred"'), "l3vni[0].vrf",
+     "at most 15"),
+    ("vrf-collides-derived", sub('vrf = "red"', 'vrf = "vni100"'), "l3vni[0].vrf", "collides"),
+    ("vrf-collides-underlay", sub('vrf = "red"', 'vrf = "eth1"'), "l3vni[0].vrf", "collides"),
+    ("netns-bad-name", sub('netns = "perouter"', 'netns = "per/outer"'), "runtime.netns",
+     "not allowed"),
+    ("host-netns-same", sub('netns = "perouter"', 'netns = "perouter"\nhost_netns = "perouter"'),
+     "runtime.host_netns", "differ"),
+    # --- CIDRs
+    ("cidr-host-bits", sub('vtep_cidr = "100.65.0.0/24"', 'vtep_cidr = "100.65.0.1/24"'),
+     "underlay.vtep_cidr", "host bits"),
+    ("cidr-garbage", sub('local_cidr = "192.169.10.0/24"', 'local_cidr = "banana"'),
+     "l3vni[0].local_cidr", "not an IPv4 CIDR"),
+    ("cidr-overlap-l3", sub('local_cidr = "192.169.20.0/24"', 'local_cidr = "192.169.10.0/25"'),
+     "l3vni[1].local_cidr", "overlaps"),
+    ("cidr-overlap-vtep", sub('local_cidr = "192.169.10.0/24"', 'local_cidr = "100.65.0.0/25"'),
+     "l3vni[0].local_cidr", "overlaps"),
+    ("cidr-too-small", sub('local_cidr = "192.169.10.0/24"', 'local_cidr = "192.169.10.0/31"'),
+     "l3vni[0].local_cidr", "too small"),
+    ("router-id-v6", sub('router_id_cidr = "10.0.0.0/24"', 'router_id_cidr = "fd00::/64"'),
+     "underlay.router_id_cidr", "IPv4"),
+    ("gateway-overlaps-l3", sub("vni = 110", 'vni = 110\nvrf = "red"\n'
+                                              'gateway_ips = ["192.169.10.254/24"]'),
+     "l2vni[0].gateway_ips[0]", "overlaps"),
+    # --- node index / address plan
+    ("index-overflow-vtep", sub("index = 1", "index = 300"), "underlay.vtep_cidr", "outside"),
+    ("index-overflow-local", sub('local_cidr = "192.169.10.0/24"',
+                                 'local_cidr = "192.169.10.0/30"'),
+     "l3vni[0].local_cidr", "network or broadcast"),
+    ("index-overflow-router-id", sub('router_id_cidr = "10.0.0.0/24"',
+                                     'router_id_cidr = "10.0.0.0/31"'),
+     "underlay.router_id_cidr", "outside"),
+    ("index-negative", sub("index = 1", "index = -1"), "node.index", "greater than or equal"),
+    ("index-both", sub("index = 1", 'index = 1\nindex_from_interface = "eth0"'), "node",
+     "exactly one"),
+    ("index-none", sub("index = 1", 'name = "n1"'), "node", "exactly one"),
+    # --- exactly one of nic | vlan | macvlan
+    ("underlay-none", sub('nic = "eth1"\n', ""), "underlay", "exactly one"),
+    ("underlay-two", sub('nic = "eth1"', 'nic = "eth1"\nmacvlan = { parent = "eth0" }'),
+     "underlay", "exactly one"),
+    ("vlan-id-range", sub('nic = "eth1"', 'vlan = { parent = "eth0", id = 4095 }'),
+     "underlay.vlan.id", "4094"),
+    ("vlan-derived-name-too-long", sub('nic = "eth1"', 'vlan = { parent = "enp0s31f6abc", id = 4000 }'),
+     "underlay.vlan", "at most 15"),
+    ("vlan-name-explicit-too-long",
+     sub('nic = "eth1"', 'vlan = { parent = "eth0", id = 10, name = "underlay-vlan-10" }'),
+     "underlay.vlan.name", "at most 15"),
+    # --- neighbors: family, timers, multihop
+    ("neighbor-family", sub('nic = "eth1"', 'vlan = { parent = "eth0", id = 10, '
+                                            'address_cidr = "192.168.11.0/24" }')
+     .replace('address = "192.168.11.2"', 'address = "fd00::2"'),
+     "underlay.neighbors[0].address", "IPv6"),
+    ("neighbor-bad-address", sub('address = "192.168.11.2"', 'address = "192.168.11.256"'),
+     "underlay.neighbors[0].address", "not an IP address"),
+    ("neighbor-keepalive", sub("asn = 64512", "asn = 64512\nhold_time = 9\nkeepalive_time = 5"),
+     "underlay.neighbors[0].keepalive_time", "third"),
+    ("neighbor-timer-pair", sub("asn = 64512", "asn = 64512\nhold_time = 9"),
+     "underlay.neighbors[0]", "together"),
+    ("neighbor-multihop-ibgp", sub("asn = 64512", "asn = 64514\nebgp_multihop = 2"),
+     "underlay.neighbors[0].ebgp_multihop", "eBGP only"),
+    ("password-missing", sub("asn = 64512", 'asn = 64512\npassword_file = "/nonexistent/pw"'),
+     "underlay.neighbors[0].password_file", "No such file"),
+    # --- references
+    ("l2vni-unknown-vrf", sub("vni = 110", 'vni = 110\nvrf = "green"'), "l2vni[0].vrf",
+     "not an L3 VNI"),
+    ("l2vni-gateway-no-vrf", sub("vni = 110", 'vni = 110\ngateway_ips = ["192.170.1.1/24"]'),
+     "l2vni[0].gateway_ips", "need the L2 VNI to be in a VRF"),
+    ("route-target-bad", sub("host_asn = 64515", 'host_asn = 64515\nexport_rts = ["100"]'),
+     "l3vni[0].export_rts[0]", "route target"),
+    ("router-mac-bad", sub("index = 1", 'index = 1\nrouter_mac = "zz:00:00:00:00:00"'),
+     "node.router_mac", "pattern"),
+]
