@@ -19,11 +19,14 @@ import click
 from evpn_boot import __version__
 from evpn_boot.errors import EvpnBootError
 
-#: command name -> "module:attribute" (each a click.Command), loaded on use.
-COMMANDS: dict[str, str] = {
-    "validate": "evpn_boot.cli.config_cmds:validate",
-    "show": "evpn_boot.cli.config_cmds:show",
-    "schema": "evpn_boot.cli.config_cmds:schema",
+#: command name -> ("module:attribute" of a click.Command, one-line help).
+#: The help is here so that ``--help`` lists commands without importing them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("evpn_boot.cli.config_cmds:validate",
+                 "Check the configuration; list every problem."),
+    "show": ("evpn_boot.cli.config_cmds:show",
+             "The effective configuration and every derived per-node value."),
+    "schema": ("evpn_boot.cli.config_cmds:schema", "The JSON Schema of the configuration."),
 }
 
 #: Names later work adds; reserved so nothing else takes them.
@@ -32,19 +35,24 @@ RESERVED = ("plan", "apply", "teardown", "status", "render", "run", "lab", "expo
 
 
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported only when invoked or listed."""
+    """A group whose subcommands are imported only when invoked."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
             return None
-        module_name, attr = target.split(":")
+        module_name, attr = entry[0].split(":")
         command = getattr(importlib.import_module(module_name), attr)
         assert isinstance(command, click.Command)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 class Context:
