@@ -16,7 +16,7 @@ from evpn_boot.config.model import Config
 from evpn_boot.config.types import check_ifname
 from evpn_boot.desired import addressing, names
 from evpn_boot.desired.addressing import AddressPlanError
-from evpn_boot.desired.derive import underlay_link_name
+from evpn_boot.desired.names import underlay_link_name
 
 Problem = tuple[KeyPath, str]
 Check = Callable[[Config], list[Problem]]

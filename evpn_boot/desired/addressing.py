@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from typing import TYPE_CHECKING
 
-from evpn_boot.desired.model import IPAddress, IPInterface, IPNetwork
+if TYPE_CHECKING:
+    from evpn_boot.desired.model import IPAddress, IPInterface, IPNetwork
 
 #: Default VRF table id = VNI + this (tables 0 and 252-255 are the kernel's).
 VRF_TABLE_BASE = 1000

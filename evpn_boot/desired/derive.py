@@ -39,6 +39,10 @@ from evpn_boot.desired.model import (
     VrfInfo,
     VxlanInfo,
 )
+from evpn_boot.desired.names import underlay_link_name, underlay_parent
+
+__all__ = ["DeriveError", "NodeFacts", "derive", "derive_node", "underlay_link_name",
+           "underlay_parent"]
 
 DEFAULT_UNDERLAY_MTU = 1500
 VXLAN_OVERHEAD_V4 = 50
@@ -169,24 +173,6 @@ def derive(config: Config, facts: NodeFacts) -> DesiredState:
         l3_vnis=tuple(l3.vni for l3 in config.l3vni),
         l2_vnis=tuple(l2.vni for l2 in config.l2vni),
     )
-
-
-def underlay_link_name(underlay: UnderlayConfig) -> str:
-    if underlay.nic is not None:
-        return underlay.nic
-    if underlay.vlan is not None:
-        return underlay.vlan.name or f"{underlay.vlan.parent}.{underlay.vlan.id}"
-    assert underlay.macvlan is not None
-    return underlay.macvlan.name or f"ul-{underlay.macvlan.parent}"
-
-
-def underlay_parent(underlay: UnderlayConfig) -> str:
-    """The host NIC the underlay uses (moved, or the parent of a sub-interface)."""
-    if underlay.nic is not None:
-        return underlay.nic
-    sub = underlay.vlan or underlay.macvlan
-    assert sub is not None
-    return sub.parent
 
 
 def _underlay_link(underlay: UnderlayConfig, index: int, problems: list[str]) -> LinkSpec:
