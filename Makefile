@@ -23,3 +23,7 @@ test: deps  ## everything: lint, types, and every test tier this machine can run
 
 unit: ## unit tier only (no root)
 	$(VENV)/bin/pytest -q -m "not root and not frr and not vm" tests
+
+.PHONY: e2e-vm
+e2e-vm: ## VM tier end to end (qemu, cached image, the .deb); exit 0 only if every check passed
+	$(PY) -m tests.vm.harness

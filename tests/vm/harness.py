@@ -1,0 +1,316 @@
+"""Host side of the VM end-to-end tier: build, boot, collect, judge.
+
+The VM tier exists because this build machine's kernel has no VRF and no
+systemd as PID 1: only a real Debian VM shows the L3 VNI dataplane, the boot
+ordering kubelet depends on, a reboot and the installed package together.
+
+Flow (``python -m tests.vm.harness``, also what ``make e2e-vm`` runs):
+
+1. ``tests/vm/build-image``: a bookworm disk image with the distribution kernel,
+   cached under ``/var/cache/evpn-boot-tests/vm/`` keyed on its inputs;
+2. the FRR container image (``scripts/build-frr-image``) saved to an archive,
+   cached keyed on the image id;
+3. the project package: the ``.deb`` from ``make deb``;
+4. a per-run *payload* disk (ext4, label ``E2E-PAYLOAD``) with those artefacts
+   and ``tests/vm/guest/`` (the scenario's units and checks);
+5. qemu (TCG: KVM hangs on this machine) boots a copy-on-write overlay of the
+   cached image, so the cache stays clean; the guest provisions itself, reboots
+   into the scenario, reboots again, runs the degraded variant and powers off.
+   Results come back as ``EVPN-E2E {json}`` lines on the serial console.  The
+   run is bounded in time and qemu is always killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+GUEST = HERE / "guest"
+CACHE = Path(os.environ.get("EVPN_E2E_CACHE", "/var/cache/evpn-boot-tests/vm"))
+MARK = "EVPN-E2E "
+RESULT_RE = re.compile(r"EVPN-E2E (\{.*\})\s*$")
+#: Every check the scenario must report, in the order the guest runs them.
+EXPECTED_CHECKS = (
+    "provision.package",
+    "provision.frr-image",
+    "boot1.lab-up",
+    "boot1.ready",
+    "boot1.ready-after-established",
+    "boot1.kubelet-after-ready",
+    "boot1.vrf-red",
+    "boot1.br-pe-100",
+    "boot1.vni100",
+    "boot1.ping-pod-type5",
+    "boot1.vxlan-vni100-on-wire",
+    "boot1.restart-no-loss",
+    "boot2.ready",
+    "boot2.kubelet-after-ready",
+    "boot2.ping-pod-type5",
+    "boot2.teardown-restores-host",
+    "degraded.ready-degraded",
+    "degraded.ready-after-timeout",
+    "degraded.kubelet-started",
+    "degraded.status-shows-degraded",
+    "degraded.journal-shows-degraded",
+)
+
+
+def log(msg: str) -> None:
+    print(f"e2e-vm: {msg}", file=sys.stderr, flush=True)
+
+
+def missing_prerequisites() -> list[str]:
+    """What this machine lacks to run the tier (empty list: it can run)."""
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("root (debootstrap, chroot, podman storage)")
+    for tool in ("qemu-system-x86_64", "qemu-img", "debootstrap", "mkfs.ext4", "podman",
+                 "dpkg-deb"):
+        if shutil.which(tool) is None:
+            missing.append(tool)
+    return missing
+
+
+def _run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    log("$ " + " ".join(cmd))
+    return subprocess.run(cmd, check=True, text=True, stdout=subprocess.PIPE, **kw)
+
+
+def build_base_image() -> Path:
+    """The cached OS image (builds it on a miss, ~4 minutes)."""
+    out = _run([str(HERE / "build-image"), str(CACHE)]).stdout.strip().splitlines()
+    return Path(out[-1])
+
+
+def frr_image_archive() -> tuple[str, Path]:
+    """Build (or reuse) the local FRR image and save it as an archive for the guest."""
+    tag = _run([str(REPO / "scripts" / "build-frr-image")]).stdout.strip().splitlines()[-1]
+    image_id = _run(["podman", "image", "inspect", "--format", "{{.Id}}", tag]).stdout.strip()
+    archive = CACHE / f"frr-image-{image_id[:16]}.tar"
+    if not archive.exists():
+        tmp = archive.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        _run(["podman", "save", "--format", "docker-archive", "-o", str(tmp), tag])
+        tmp.rename(archive)
+        for old in CACHE.glob("frr-image-*.tar"):
+            if old != archive:
+                old.unlink()
+    return tag, archive
+
+
+def project_package() -> Path:
+    """The project's .deb, built from the work tree with ``make deb``."""
+    _run(["make", "-C", str(REPO), "deb"], stderr=subprocess.STDOUT)
+    debs = sorted((REPO / "dist").glob("evpn-boot_*.deb"), key=lambda p: p.stat().st_mtime)
+    if not debs:
+        raise RuntimeError("make deb produced no dist/evpn-boot_*.deb")
+    return debs[-1]
+
+
+@dataclass
+class RunResult:
+    """What one VM run reported."""
+
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    finished: bool = False
+    console: Path = Path()
+    wall_s: float = 0.0
+
+    def failures(self) -> list[str]:
+        out = []
+        for name in EXPECTED_CHECKS:
+            got = self.checks.get(name)
+            if got is None:
+                out.append(f"{name}: not reported")
+            elif not got.get("ok"):
+                out.append(f"{name}: {got.get('detail', '')}")
+        out.extend(f"{n}: unexpected check failed: {c.get('detail', '')}"
+                   for n, c in self.checks.items()
+                   if n not in EXPECTED_CHECKS and not c.get("ok"))
+        if not self.finished:
+            out.append("guest did not report the end of the scenario")
+        return out
+
+
+def parse_console(text: str, result: RunResult) -> None:
+    """Collect every marked line (later lines win) from the serial log."""
+    for line in text.splitlines():
+        m = RESULT_RE.search(line)
+        if not m:
+            continue
+        try:
+            rec = json.loads(m.group(1))
+        except ValueError:
+            continue
+        kind = rec.get("kind")
+        if kind == "check":
+            result.checks[rec["name"]] = rec
+        elif kind == "metric":
+            result.metrics[rec["name"]] = rec["value"]
+        elif kind == "done":
+            result.finished = True
+
+
+def make_payload(workdir: Path, deb: Path, frr_tag: str, frr_archive: Path) -> Path:
+    """The per-run payload disk: guest scripts, the .deb, the FRR image."""
+    root = workdir / "payload"
+    shutil.copytree(GUEST, root)
+    shutil.copy2(deb, root / "evpn-boot.deb")
+    try:
+        os.link(frr_archive, root / "frr-image.tar")
+    except OSError:
+        shutil.copy2(frr_archive, root / "frr-image.tar")
+    (root / "frr-image.tag").write_text(frr_tag + "\n")
+    size_mb = int((frr_archive.stat().st_size + deb.stat().st_size) / 2**20) + 64
+    img = workdir / "payload.img"
+    _run(["mkfs.ext4", "-q", "-F", "-L", "E2E-PAYLOAD", "-d", str(root), str(img),
+          f"{size_mb}M"])
+    shutil.rmtree(root)
+    return img
+
+
+def boot(image_dir: Path, payload: Path, workdir: Path, timeout_s: float) -> RunResult:
+    """Boot a fresh overlay of the cached image until the guest powers off."""
+    overlay = workdir / "overlay.qcow2"
+    _run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
+          "-b", str(image_dir / "disk.img"), str(overlay)])
+    console = workdir / "console.log"
+    cmd = [
+        "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "2048",
+        "-nographic", "-monitor", "none", "-serial", f"file:{console}", "-nic", "none",
+        "-kernel", str(image_dir / "vmlinuz"), "-initrd", str(image_dir / "initrd.img"),
+        "-append", "console=ttyS0 root=/dev/vda rw quiet loglevel=3 "
+                   "systemd.show_status=false panic=-1",
+        "-drive", f"file={overlay},format=qcow2,if=virtio",
+        "-drive", f"file={payload},format=raw,if=virtio,readonly=on",
+    ]
+    result = RunResult(console=console)
+    start = time.monotonic()
+    log("$ " + " ".join(cmd))
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    seen = 0
+    try:
+        while proc.poll() is None and time.monotonic() - start < timeout_s:
+            time.sleep(2)
+            seen = _echo_marks(console, seen)
+        if proc.poll() is None:
+            log(f"timeout after {timeout_s:.0f} s: killing qemu")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        _echo_marks(console, seen)
+        result.wall_s = time.monotonic() - start
+        if console.exists():
+            parse_console(console.read_text(errors="replace"), result)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if err.strip():
+        log("qemu stderr: " + err.strip()[-2000:])
+    return result
+
+
+def _echo_marks(console: Path, seen: int) -> int:
+    """Print new marked console lines as they arrive (the CI log shows progress)."""
+    if not console.exists():
+        return seen
+    lines = console.read_text(errors="replace").splitlines()
+    for line in lines[seen:]:
+        if MARK in line or "evpn-e2e:" in line:
+            print("  vm| " + line.strip(), flush=True)
+    return len(lines)
+
+
+def run(timeout_s: float = 900, keep: bool = False) -> RunResult:
+    """The whole tier: artefacts, payload, one bounded VM run."""
+    missing = missing_prerequisites()
+    if missing:
+        raise RuntimeError("cannot run the VM tier, missing: " + ", ".join(missing))
+    t0 = time.monotonic()
+    image_dir = build_base_image()
+    frr_tag, archive = frr_image_archive()
+    deb = project_package()
+    build_s = time.monotonic() - t0
+    CACHE.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="run-", dir=CACHE))
+    try:
+        payload = make_payload(workdir, deb, frr_tag, archive)
+        result = boot(image_dir, payload, workdir, timeout_s)
+        result.metrics["host.artefacts_s"] = round(build_s, 1)
+        result.metrics["host.vm_wall_s"] = round(result.wall_s, 1)
+        saved = CACHE / "last-console.log"
+        if result.console.exists():
+            shutil.copy2(result.console, saved)
+            result.console = saved
+        return result
+    finally:
+        if keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(result: RunResult) -> str:
+    lines = ["VM end-to-end checks:"]
+    names = list(EXPECTED_CHECKS) + [n for n in result.checks if n not in EXPECTED_CHECKS]
+    for name in names:
+        got = result.checks.get(name)
+        status = "MISSING" if got is None else ("ok" if got.get("ok") else "FAIL")
+        detail = "" if got is None else str(got.get("detail", ""))
+        lines.append(f"  {status:7} {name:40} {detail}")
+    lines.append("metrics (seconds of CLOCK_MONOTONIC inside the VM unless noted):")
+    lines.extend(f"  {k:40} {v}" for k, v in sorted(result.metrics.items()))
+    lines.append(f"console log: {result.console}")
+    return "\n".join(lines)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--timeout", type=float, default=900, help="VM run bound (s)")
+    parser.add_argument("--keep", action="store_true", help="keep the run's overlay")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    try:
+        result = run(args.timeout, args.keep)
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        log(f"error: {exc}")
+        out = getattr(exc, "stdout", None)
+        if out:
+            log(str(out)[-3000:])
+        return 1
+    print(report(result))
+    if args.json:
+        args.json.write_text(json.dumps({"checks": result.checks, "metrics": result.metrics,
+                                         "finished": result.finished}, indent=2))
+    failures = result.failures()
+    for f in failures:
+        print(f"FAILED: {f}")
+    print("e2e-vm: " + ("PASS" if not failures else f"{len(failures)} check(s) failed"))
+    return 0 if not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
