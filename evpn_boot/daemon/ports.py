@@ -1,0 +1,144 @@
+"""The daemon's view of the world: small protocols, one per effect.
+
+Keeping these narrow is what lets the phase logic run under unit tests with
+fakes (no root, no time passing) while the real adapters stay thin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Protocol
+
+from evpn_boot.config.model import Config
+from evpn_boot.desired.model import DesiredState
+
+
+@dataclass(frozen=True)
+class Target:
+    """One validated configuration and the desired state derived from it."""
+
+    config: Config
+    desired: DesiredState
+    digest: str
+    path: Path
+
+
+#: Reads, validates and derives the configuration; raises ConfigError/PreflightError.
+Loader = Callable[[], Target]
+
+
+@dataclass(frozen=True)
+class ConvergeReport:
+    """What one apply + verify pass did."""
+
+    operations: int                 # 0: the kernel already matched (adopted as is)
+    summary: str = ""               # human-readable, e.g. "2 created, 1 modified"
+
+
+class DriftWatch(Protocol):
+    """Netlink notifications from one namespace; readable when something changed."""
+
+    def fileno(self) -> int: ...
+
+    def drain(self) -> bool:
+        """Consume pending notifications; True when any may concern the desired state."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Dataplane(Protocol):
+    """The kernel side: netlink in the router and host namespaces."""
+
+    def preflight(self, desired: DesiredState) -> None:
+        """Raise PreflightError when this host cannot hold ``desired``; changes nothing."""
+        ...
+
+    def converge(self, desired: DesiredState) -> ConvergeReport:
+        """Plan, apply and verify; raise EvpnBootError when it cannot."""
+        ...
+
+    def watch(self, desired: DesiredState) -> Sequence[DriftWatch]:
+        """Subscribe to changes in every namespace ``desired`` touches."""
+        ...
+
+
+class FrrRuntime(Protocol):
+    """FRR in its container in the router namespace."""
+
+    def up(self, desired: DesiredState) -> str:
+        """Start FRR or reload it to ``desired``; returns "started", "reloaded" or "unchanged"."""
+        ...
+
+    def problem(self, desired: DesiredState) -> Optional[str]:
+        """None when FRR is healthy, else what is wrong (container gone, daemon dead)."""
+        ...
+
+    def restart(self, desired: DesiredState) -> None: ...
+
+    def sessions(self, desired: DesiredState) -> Mapping[str, str]:
+        """Underlay neighbor address -> BGP state ("Established", "Active", ...)."""
+        ...
+
+    def release(self, desired: DesiredState) -> None:
+        """Stop FRR gracefully for the handoff (graceful restart; kernel routes kept)."""
+        ...
+
+
+class Notifier(Protocol):
+    """sd_notify (see :class:`evpn_boot.systemd.notify.Notifier`)."""
+
+    @property
+    def watchdog_interval(self) -> Optional[float]: ...
+
+    def status(self, text: str) -> None: ...
+
+    def ready(self, status: Optional[str] = None) -> None: ...
+
+    def reloading(self, status: str = ...) -> None: ...
+
+    def stopping(self, status: str = ...) -> None: ...
+
+    def extend_timeout(self, seconds: float) -> None: ...
+
+    def watchdog(self) -> None: ...
+
+
+class Handoff(Protocol):
+    """The in-cluster reconciler's handoff, stepped from the supervision loop."""
+
+    @property
+    def interval(self) -> float:
+        """Seconds until the next :meth:`step` is wanted."""
+        ...
+
+    def step(self) -> bool:
+        """Make progress (never blocks long); True once the node has been released."""
+        ...
+
+
+#: Builds the handoff for a target; called with the callback that releases FRR.
+HandoffFactory = Callable[[Target, Callable[[], None]], Optional[Handoff]]
+
+
+class Clock(Protocol):
+    """Time and the one blocking wait, so fakes can run the loop without real time."""
+
+    def monotonic(self) -> float: ...
+
+    def wait(self, fds: Sequence[int], timeout: Optional[float]) -> list[int]:
+        """Block until one of ``fds`` is readable or ``timeout`` seconds pass."""
+        ...
+
+
+@dataclass
+class Ports:
+    """Everything the daemon talks to."""
+
+    dataplane: Dataplane
+    notifier: Notifier
+    clock: Clock
+    frr: Optional[FrrRuntime] = None              # None: --no-frr (dataplane only)
+    handoff: Optional[HandoffFactory] = None      # None: handoff disabled or unavailable

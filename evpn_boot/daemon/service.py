@@ -1,0 +1,199 @@
+"""The boot pipeline of ``evpn-boot run``, up to READY=1.
+
+validate -> preflight -> apply + verify -> FRR up -> readiness -> READY=1,
+then :class:`~evpn_boot.daemon.supervise.Supervisor` takes over.  Each phase
+sets ``STATUS=`` and the journald ``EVPN_PHASE`` field.  Nothing is touched
+before the configuration and the preflight checks have passed.  A stop signal
+is honoured between phases and during the readiness wait (exit 0: what was
+already applied stays; the next run converges from there).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Optional
+
+from evpn_boot.config.model import ReadinessRequire
+from evpn_boot.daemon import readiness
+from evpn_boot.daemon.ports import ConvergeReport, Loader, Ports, Target
+from evpn_boot.daemon.pulse import Pulse, Signals
+from evpn_boot.daemon.readiness import Verdict
+from evpn_boot.errors import EvpnBootError
+from evpn_boot.systemd.logs import fields, set_level, set_phase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Tunables of the daemon; the defaults are the product's."""
+
+    #: Seconds between BGP session polls while waiting for readiness.
+    session_poll_s: float = 1.0
+    #: Seconds between FRR health checks while supervising.
+    frr_check_s: float = 5.0
+    #: Netlink events within this window are repaired in one pass.
+    drift_debounce_s: float = 0.02
+    #: Full converge even without events (lost notifications, missed drift).
+    resync_s: float = 300.0
+    #: Longest back-off between failed repair attempts.
+    retry_max_s: float = 30.0
+    #: EXTEND_TIMEOUT_USEC slack beyond what we expect to wait.
+    extend_margin_s: float = 30.0
+    #: Asked for before FRR is started (image load, first reload).
+    frr_start_extend_s: float = 120.0
+    #: ``--log-level``: wins over ``runtime.log_level``.
+    log_level: Optional[str] = None
+
+
+@dataclass
+class Started:
+    """What the pipeline achieved; the supervisor's starting point."""
+
+    target: Target
+    report: ConvergeReport
+    frr: str
+    verdict: Verdict
+
+
+def vni_summary(target: Target) -> str:
+    d = target.desired
+    return f"{len(d.l2_vnis)} L2 VNIs, {len(d.l3_vnis)} L3 VNIs"
+
+
+def first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def ready_status(started: Started) -> str:
+    """The STATUS= sent with READY=1 (and after a successful reload)."""
+    v = started.verdict
+    head = "ready" if v.met else "degraded"
+    text = (f"{head}: dataplane converged ({started.report.operations} operations, "
+            f"{vni_summary(started.target)}), FRR {started.frr}, {v.describe()}")
+    if not v.met:
+        text += f" not met after {started.target.config.readiness.timeout_s:g}s; ready anyway"
+    return text
+
+
+class Pipeline:
+    """Runs the phases up to READY=1; see the module docstring."""
+
+    def __init__(self, ports: Ports, loader: Loader, signals: Signals,
+                 options: Optional[Options] = None) -> None:
+        self.ports = ports
+        self.loader = loader
+        self.options = options or Options()
+        self.pulse = Pulse(ports.clock, ports.notifier, signals)
+
+    def phase(self, name: str, status: str) -> None:
+        set_phase(name)
+        self.ports.notifier.status(status)
+        log.info("%s", status)
+
+    def apply_log_level(self, target: Target) -> None:
+        set_level(self.options.log_level or target.config.runtime.log_level.value)
+
+    def start(self) -> Optional[Started]:
+        """Bring the node up; None when asked to stop before READY."""
+        self.phase("validate", "validating configuration")
+        target = self.loader()
+        self.apply_log_level(target)
+        log.info("configuration %s is valid (digest %s, %s)", target.path, target.digest,
+                 vni_summary(target))
+        if self._stopping():
+            return None
+
+        self.phase("preflight", "preflight checks")
+        self.ports.dataplane.preflight(target.desired)
+        if self._stopping():
+            return None
+
+        self.phase("apply", f"applying dataplane ({vni_summary(target)})")
+        report = self.ports.dataplane.converge(target.desired)
+        log.info("dataplane converged and verified: %d operations%s", report.operations,
+                 f" ({report.summary})" if report.summary else "")
+        if self._stopping():
+            return None
+
+        frr_state = "not managed (--no-frr)"
+        if self.ports.frr is not None:
+            self.phase("frr", "starting FRR")
+            self.ports.notifier.extend_timeout(self.options.frr_start_extend_s)
+            frr_state = self.ports.frr.up(target.desired)
+            log.info("FRR %s", frr_state)
+            if self._stopping():
+                return None
+
+        verdict = self.await_readiness(target)
+        if verdict is None:
+            return None
+        started = Started(target, report, frr_state, verdict)
+        set_phase("ready")
+        status = ready_status(started)
+        if verdict.met:
+            log.info("%s", status)
+        else:
+            log.warning("%s", status)
+        self.ports.notifier.ready(status)
+        return started
+
+    def await_readiness(self, target: Target) -> Optional[Verdict]:
+        """Wait (bounded) for the configured condition; None when asked to stop."""
+        require = target.config.readiness.require
+        frr = self.ports.frr
+        if require is ReadinessRequire.APPLIED:
+            return Verdict(require, True)
+        if frr is None:
+            log.warning("readiness %s needs FRR, which --no-frr disables: ready once applied",
+                        require.value)
+            return Verdict(ReadinessRequire.APPLIED, True)
+        clock, notifier = self.ports.clock, self.ports.notifier
+        neighbors = readiness.neighbors_of(target.desired)
+        timeout = target.config.readiness.timeout_s
+        deadline = clock.monotonic() + timeout
+        self.phase("readiness", f"waiting for BGP: {require.value}, up to {timeout:g}s "
+                                f"({len(neighbors)} underlay neighbors)")
+        next_extend = clock.monotonic()
+        last: Optional[tuple[int, int]] = None
+        while True:
+            sessions = self._sessions(target)
+            verdict = readiness.evaluate(require, neighbors, sessions)
+            if verdict.met:
+                log_neighbors(sessions)
+                return verdict
+            now = clock.monotonic()
+            if now >= deadline:
+                log.warning("readiness %s not met after %gs: %s", require.value, timeout,
+                            verdict.describe())
+                log_neighbors(sessions)
+                return verdict
+            if last != (verdict.established, verdict.total):
+                last = (verdict.established, verdict.total)
+                notifier.status(f"waiting for BGP: {verdict.describe()}")
+            if now >= next_extend:
+                # systemd's start timeout may be shorter than ours: keep it ahead.
+                notifier.extend_timeout(deadline - now + self.options.extend_margin_s)
+                next_extend = now + 10.0
+            self.pulse.wait([], min(self.options.session_poll_s, deadline - now))
+            if self.pulse.stop_requested:
+                return None
+
+    def _sessions(self, target: Target) -> dict[str, str]:
+        assert self.ports.frr is not None
+        try:
+            return dict(self.ports.frr.sessions(target.desired))
+        except EvpnBootError as exc:
+            log.debug("cannot read BGP sessions yet: %s", exc)
+            return {}
+
+    def _stopping(self) -> bool:
+        self.pulse.poll()
+        return self.pulse.stop_requested
+
+
+def log_neighbors(sessions: dict[str, str]) -> None:
+    """One line per underlay neighbor, with its address as a journal field."""
+    for address, state in sorted(sessions.items()):
+        log.info("BGP neighbor %s is %s", address, state, extra=fields(neighbor=address))

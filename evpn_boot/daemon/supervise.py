@@ -1,0 +1,297 @@
+"""Supervision after READY=1: keep the node converged until handoff or stop.
+
+Event-driven: the loop blocks on netlink notification sockets of the router
+and host namespaces, the signal wakeup fd and the next timer (FRR health,
+handoff step, watchdog, the rare safety resync), never on a fixed poll of the
+kernel.  Drift is repaired with the same converge the pipeline used, a few
+milliseconds after the first event (so a burst is one pass).
+
+SIGHUP re-reads the configuration: an invalid one is rejected and the running
+one kept.  SIGTERM stops supervising and leaves the dataplane and FRR as they
+are, so restarting evpn-boot never interrupts traffic.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Optional
+
+from evpn_boot.config.model import ReadinessRequire
+from evpn_boot.daemon import readiness
+from evpn_boot.daemon.ports import DriftWatch, Handoff, Loader, Ports, Target
+from evpn_boot.daemon.pulse import Signals
+from evpn_boot.daemon.service import Options, Pipeline, Started, ready_status
+from evpn_boot.errors import ConfigError, EvpnBootError
+from evpn_boot.systemd.logs import set_phase
+
+log = logging.getLogger(__name__)
+
+
+def brief(exc: EvpnBootError) -> str:
+    """One line for STATUS=: the first problem of a ConfigError, else the first line."""
+    if isinstance(exc, ConfigError) and exc.problems:
+        more = len(exc.problems) - 1
+        return f"{exc.source}: {exc.problems[0]}" + (f" (+{more} more)" if more else "")
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class Supervisor:
+    """The loop; see the module docstring."""
+
+    def __init__(self, pipeline: Pipeline, started: Started) -> None:
+        self.pipeline = pipeline
+        self.ports: Ports = pipeline.ports
+        self.options: Options = pipeline.options
+        self.pulse = pipeline.pulse
+        self.started = started
+        self.watches: list[DriftWatch] = []
+        self.handoff: Optional[Handoff] = None
+        now = self.ports.clock.monotonic()
+        self.drift_since: Optional[float] = None
+        self.retry_at = now
+        self.failures = 0
+        self.next_resync = now + self.options.resync_s
+        self.next_frr = now + self.options.frr_check_s
+        self.next_handoff = now
+        #: Counters, for logs and tests.
+        self.repairs = 0
+        self.frr_restarts = 0
+
+    @property
+    def target(self) -> Target:
+        return self.started.target
+
+    # ---------------------------------------------------------------- loop
+
+    def run(self) -> int:
+        set_phase("supervise")
+        self.watches = list(self.ports.dataplane.watch(self.target.desired))
+        self._make_handoff()
+        log.info("supervising: %d netlink watches, FRR %s, handoff %s", len(self.watches),
+                 "checked" if self.ports.frr else "not managed",
+                 "enabled" if self.handoff else "disabled")
+        try:
+            while True:
+                if self.pulse.stop_requested:
+                    self.stop()
+                    return 0
+                if self.pulse.reload_requested:
+                    self.pulse.reload_requested = False
+                    self.reload()
+                now = self.ports.clock.monotonic()
+                if self.drift_since is not None and now >= max(
+                        self.drift_since + self.options.drift_debounce_s, self.retry_at):
+                    self.repair("netlink event")
+                elif now >= self.next_resync:
+                    self.repair("periodic resync")
+                if self.ports.frr is not None and now >= self.next_frr:
+                    self.check_frr()
+                if self.handoff is not None and now >= self.next_handoff and self.step_handoff():
+                    return 0
+                self._wait()
+        finally:
+            self._close_watches()
+
+    def _deadline(self) -> float:
+        times = [self.next_resync]
+        if self.drift_since is not None:
+            times.append(max(self.drift_since + self.options.drift_debounce_s, self.retry_at))
+        if self.ports.frr is not None:
+            times.append(self.next_frr)
+        if self.handoff is not None:
+            times.append(self.next_handoff)
+        return min(times)
+
+    def _wait(self) -> None:
+        timeout = max(0.0, self._deadline() - self.ports.clock.monotonic())
+        by_fd = {w.fileno(): w for w in self.watches}
+        for fd in self.pulse.wait(list(by_fd), timeout):
+            if by_fd[fd].drain() and self.drift_since is None:
+                self.drift_since = self.ports.clock.monotonic()
+
+    def _close_watches(self) -> None:
+        for watch in self.watches:
+            watch.close()
+        self.watches = []
+
+    # --------------------------------------------------------------- drift
+
+    def repair(self, why: str) -> None:
+        clock = self.ports.clock
+        self.drift_since = None
+        try:
+            report = self.ports.dataplane.converge(self.target.desired)
+        except EvpnBootError as exc:
+            self.failures += 1
+            delay = min(self.options.retry_max_s, 2.0 ** (self.failures - 1))
+            self.retry_at = clock.monotonic() + delay
+            self.drift_since = clock.monotonic()     # try again when the back-off ends
+            log.error("dataplane repair failed (attempt %d, retry in %gs): %s",
+                      self.failures, delay, exc)
+            self.ports.notifier.status(f"degraded: dataplane repair failed: {brief(exc)}")
+            return
+        self.next_resync = clock.monotonic() + self.options.resync_s
+        if self.failures:
+            log.info("dataplane repaired after %d failed attempts", self.failures)
+            self.failures = 0
+            self.ports.notifier.status(ready_status(self.started))
+        if report.operations:
+            self.repairs += 1
+            log.warning("dataplane drift repaired (%s): %d operations%s", why,
+                        report.operations, f" ({report.summary})" if report.summary else "")
+
+    # ----------------------------------------------------------------- FRR
+
+    def check_frr(self) -> None:
+        frr = self.ports.frr
+        assert frr is not None
+        self.next_frr = self.ports.clock.monotonic() + self.options.frr_check_s
+        desired = self.target.desired
+        try:
+            problem = frr.problem(desired)
+        except EvpnBootError as exc:
+            problem = brief(exc)
+        if problem is not None:
+            log.warning("FRR is unhealthy (%s): restarting it", problem)
+            self.ports.notifier.status(f"restarting FRR: {problem}")
+            try:
+                frr.restart(desired)
+            except EvpnBootError as exc:
+                log.error("FRR restart failed: %s", exc)
+                self.ports.notifier.status(f"degraded: FRR restart failed: {brief(exc)}")
+                return
+            self.frr_restarts += 1
+            log.info("FRR restarted")
+            self.ports.notifier.status(ready_status(self.started))
+        self._refresh_sessions()
+
+    def _refresh_sessions(self) -> None:
+        """Keep STATUS= honest after a degraded start (sessions that come up later)."""
+        require = self.target.config.readiness.require
+        if require is ReadinessRequire.APPLIED or self.ports.frr is None:
+            return
+        try:
+            sessions = self.ports.frr.sessions(self.target.desired)
+        except EvpnBootError as exc:
+            log.debug("cannot read BGP sessions: %s", exc)
+            return
+        verdict = readiness.evaluate(require, readiness.neighbors_of(self.target.desired),
+                                     sessions)
+        old = self.started.verdict
+        if (verdict.met, verdict.established) != (old.met, old.established):
+            self.started.verdict = verdict
+            log.info("BGP sessions changed: %s", verdict.describe())
+            self.ports.notifier.status(ready_status(self.started))
+
+    # -------------------------------------------------------------- reload
+
+    def reload(self) -> None:
+        set_phase("reload")
+        notifier = self.ports.notifier
+        notifier.reloading("reloading configuration")
+        old = self.target
+        try:
+            new = self.pipeline.loader()
+            if new.digest != old.digest:
+                self.ports.dataplane.preflight(new.desired)
+        except EvpnBootError as exc:
+            log.error("configuration reload rejected, keeping the running configuration "
+                      "(digest %s): %s", old.digest, exc)
+            notifier.ready(f"reload rejected: {brief(exc)}; running configuration "
+                           f"{old.digest} kept")
+            set_phase("supervise")
+            return
+        if new.digest == old.digest:
+            log.info("configuration unchanged (digest %s)", old.digest)
+            notifier.ready(ready_status(self.started))
+            set_phase("supervise")
+            return
+        try:
+            report = self.ports.dataplane.converge(new.desired)
+            frr_state = self.ports.frr.up(new.desired) if self.ports.frr else self.started.frr
+        except EvpnBootError as exc:
+            log.error("applying the new configuration (digest %s) failed: %s; restoring %s",
+                      new.digest, exc, old.digest)
+            self._restore(old)
+            notifier.ready(f"degraded: reload failed: {brief(exc)}; configuration "
+                           f"{old.digest} restored")
+            set_phase("supervise")
+            return
+        self._close_watches()
+        self.watches = list(self.ports.dataplane.watch(new.desired))
+        verdict = self.started.verdict
+        if new.config.readiness.require is not verdict.require:
+            verdict = readiness.Verdict(new.config.readiness.require, verdict.met)
+        self.started = Started(new, report, frr_state, verdict)
+        self.pipeline.apply_log_level(new)
+        self.drift_since = None
+        log.info("configuration reloaded (digest %s -> %s): %d operations", old.digest,
+                 new.digest, report.operations)
+        notifier.ready(ready_status(self.started))
+        set_phase("supervise")
+
+    def _restore(self, old: Target) -> None:
+        try:
+            self.ports.dataplane.converge(old.desired)
+            if self.ports.frr is not None:
+                self.ports.frr.up(old.desired)
+        except EvpnBootError as exc:
+            log.error("restoring the previous configuration failed too: %s", exc)
+            self.drift_since = self.ports.clock.monotonic()   # the loop keeps trying
+
+    # ------------------------------------------------------- handoff, stop
+
+    def _make_handoff(self) -> None:
+        factory = self.ports.handoff
+        if factory is None or not self.target.config.handoff.enabled:
+            return
+        self.handoff = factory(self.target, self._release_frr)
+
+    def _release_frr(self) -> None:
+        if self.ports.frr is not None:
+            self.ports.frr.release(self.target.desired)
+
+    def step_handoff(self) -> bool:
+        handoff = self.handoff
+        assert handoff is not None
+        try:
+            released = handoff.step()
+        except EvpnBootError as exc:
+            log.warning("handoff step failed (will retry): %s", exc)
+            released = False
+        self.next_handoff = self.ports.clock.monotonic() + max(0.05, handoff.interval)
+        if released:
+            set_phase("released")
+            text = ("released to the in-cluster reconciler: dataplane left in place, "
+                    "no longer supervising")
+            log.info("%s", text)
+            self.ports.notifier.status(text)
+        return released
+
+    def stop(self) -> None:
+        set_phase("stop")
+        text = "stopping: dataplane and FRR left in place"
+        log.info("%s", text)
+        self.ports.notifier.stopping(text)
+
+
+def run_daemon(ports: Ports, loader: Loader, signals: Signals,
+               options: Optional[Options] = None) -> int:
+    """The whole of ``evpn-boot run``: pipeline, READY=1, supervision; the exit code."""
+    pipeline = Pipeline(ports, loader, signals, options)
+    try:
+        started = pipeline.start()
+    except EvpnBootError as exc:
+        set_phase("failed")
+        ports.notifier.status(f"failed: {brief(exc)}")
+        raise
+    if started is None:
+        set_phase("stop")
+        ports.notifier.stopping("stopped before ready: what was applied is left in place")
+        return 0
+    return Supervisor(pipeline, started).run()
+
+
+__all__: Sequence[str] = ("Supervisor", "brief", "run_daemon")
