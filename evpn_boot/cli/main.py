@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("evpn_boot.cli.config_cmds:show",
              "The effective configuration and every derived per-node value."),
     "schema": ("evpn_boot.cli.config_cmds:schema", "The JSON Schema of the configuration."),
+    "lab": ("evpn_boot.cli.lab_cmds:lab",
+            "The published EVPN lab in network namespaces on this machine."),
 }
 
 #: Names later work adds; reserved so nothing else takes them.
