@@ -58,6 +58,8 @@ class Supervisor:
         #: Counters, for logs and tests.
         self.repairs = 0
         self.frr_restarts = 0
+        #: Set once FRR was handed over: nothing may be repaired or restarted any more.
+        self.releasing = False
 
     @property
     def target(self) -> Target:
@@ -77,24 +79,31 @@ class Supervisor:
                 if self.pulse.stop_requested:
                     self.stop()
                     return 0
-                if self.pulse.reload_requested:
+                if self.pulse.reload_requested and not self.releasing:
                     self.pulse.reload_requested = False
                     self.reload()
                 now = self.ports.clock.monotonic()
-                if self.drift_since is not None and now >= max(
-                        self.drift_since + self.options.drift_debounce_s, self.retry_at):
-                    self.repair("netlink event")
-                elif now >= self.next_resync:
-                    self.repair("periodic resync")
-                if self.ports.frr is not None and now >= self.next_frr:
-                    self.check_frr()
+                if not self.releasing:
+                    self._due_work(now)
                 if self.handoff is not None and now >= self.next_handoff and self.step_handoff():
                     return 0
                 self._wait()
         finally:
             self._close_watches()
 
+    def _due_work(self, now: float) -> None:
+        if self.drift_since is not None and now >= max(
+                self.drift_since + self.options.drift_debounce_s, self.retry_at):
+            self.repair("netlink event")
+        elif now >= self.next_resync:
+            self.repair("periodic resync")
+        if self.ports.frr is not None and now >= self.next_frr:
+            self.check_frr()
+
     def _deadline(self) -> float:
+        if self.releasing:
+            assert self.handoff is not None
+            return self.next_handoff
         times = [self.next_resync]
         if self.drift_since is not None:
             times.append(max(self.drift_since + self.options.drift_debounce_s, self.retry_at))
@@ -250,6 +259,9 @@ class Supervisor:
         self.handoff = factory(self.target, self._release_frr)
 
     def _release_frr(self) -> None:
+        """The handoff's release hook: from here on the reconciler owns the node."""
+        self.releasing = True
+        log.info("handoff requested: stopping FRR gracefully, leaving the dataplane in place")
         if self.ports.frr is not None:
             self.ports.frr.release(self.target.desired)
 

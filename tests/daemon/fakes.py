@@ -245,10 +245,12 @@ class FakeFrr:
 
 
 class FakeHandoff:
-    def __init__(self, release: Callable[[], None], release_after: int) -> None:
+    def __init__(self, release: Callable[[], None], release_after: int,
+                 done_after: Optional[int] = None) -> None:
         self.release = release
         self.steps = 0
         self.release_after = release_after
+        self.done_after = done_after or release_after
 
     @property
     def interval(self) -> float:
@@ -256,10 +258,9 @@ class FakeHandoff:
 
     def step(self) -> bool:
         self.steps += 1
-        if self.steps >= self.release_after:
+        if self.steps == self.release_after:
             self.release()
-            return True
-        return False
+        return self.steps >= self.done_after
 
 
 class FakeSignals:

@@ -33,6 +33,7 @@ class Rig:
     signals: FakeSignals
     targets: list[Target]          # what successive loads return (last one repeats)
     handoff_after: Optional[int] = None
+    handoff_done_after: Optional[int] = None
     handoffs: Optional[list[FakeHandoff]] = None
 
     def loader(self) -> Target:
@@ -46,7 +47,7 @@ class Rig:
         self.handoffs = handoffs
 
         def factory(target: Target, release: Callable[[], None]) -> FakeHandoff:
-            made = FakeHandoff(release, self.handoff_after or 1)
+            made = FakeHandoff(release, self.handoff_after or 1, self.handoff_done_after)
             handoffs.append(made)
             return made
 
@@ -252,6 +253,21 @@ def test_handoff_releases_frr_and_stops_supervising(rig_for: Callable[..., Rig])
     assert rig.frr is not None and rig.frr.released == 1
     assert rig.handoffs and rig.handoffs[0].steps == 3
     assert rig.notifier.statuses()[-1].startswith("released to the in-cluster reconciler")
+
+
+def test_nothing_is_repaired_after_release(rig_for: Callable[..., Rig]) -> None:
+    """Between releasing FRR and marking the Node released, FRR stays stopped."""
+    rig = rig_for(make_target("applied", handoff=True), frr=True)
+    assert rig.frr is not None
+    frr = rig.frr
+    rig.handoff_after, rig.handoff_done_after = 2, 20        # marking takes ~36 s of retries
+    frr.release = lambda desired: setattr(frr, "broken", "container stopped")  # type: ignore[method-assign]
+    rig.at(5, rig.dataplane.drift)
+    rig.at(6, lambda: rig.signals.post(signal.SIGHUP))
+    assert rig.run() == 0
+    assert frr.restarts == 0
+    assert len(rig.dataplane.converged) == 1
+    assert "RELOADING" not in rig.notifier.kinds()
 
 
 def test_handoff_disabled_in_config_is_not_built(rig_for: Callable[..., Rig]) -> None:

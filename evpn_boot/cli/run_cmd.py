@@ -1,0 +1,67 @@
+"""``run``: the boot service (what ``evpn-boot.service`` executes).
+
+Thin: builds the real ports and hands over to :func:`evpn_boot.daemon.supervise.run_daemon`.
+Exit codes: 0 stopped by a signal or released to the cluster, 1 preflight
+failed, 2 invalid configuration, 4 runtime failure (5 lock held, 6 FRR rejected
+the rendered configuration, 7 verification failed); see docs/run.md.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import click
+
+from evpn_boot.cli.main import Context
+
+LEVELS = ("debug", "info", "warning", "error")
+
+
+@click.command()
+@click.option("--no-frr", is_flag=True,
+              help="Dataplane only: do not start, reload or watch FRR (readiness then means "
+                   "'applied'). For tests, benchmarks, or FRR managed elsewhere.")
+@click.option("--log-level", type=click.Choice(LEVELS), default=None,
+              help="Overrides runtime.log_level from the configuration.")
+@click.pass_obj
+def run(ctx: Context, no_frr: bool, log_level: Optional[str]) -> None:
+    """Bring the node up, tell systemd it is ready, then keep it converged.
+
+    validate -> preflight -> apply + verify -> FRR up -> readiness -> READY=1 ->
+    supervise (netlink drift repair, FRR health, SIGHUP reload) until the
+    handoff to the in-cluster reconciler, or forever when handoff is disabled.
+    SIGTERM leaves the dataplane and FRR running.
+    """
+    # systemd first: NOTIFY_SOCKET must leave the environment before any child starts.
+    from evpn_boot.systemd.logs import setup_logging
+    from evpn_boot.systemd.notify import Notifier
+    notifier = Notifier.from_environment()
+    setup_logging(log_level or "info")
+
+    from evpn_boot.cli.config_cmds import derive_for_node
+    from evpn_boot.config.load import load_config
+    from evpn_boot.daemon import adapters
+    from evpn_boot.daemon.ports import Ports, Target
+    from evpn_boot.daemon.pulse import SignalInbox
+    from evpn_boot.daemon.service import Options
+    from evpn_boot.daemon.supervise import run_daemon
+
+    def loader() -> Target:
+        loaded = load_config(ctx.config_path)
+        desired = derive_for_node(ctx, loaded, read_host=True)
+        return Target(loaded.config, desired, loaded.digest, loaded.path)
+
+    ports = Ports(
+        dataplane=adapters.NetlinkDataplane(),
+        notifier=notifier,
+        clock=adapters.RealClock(),
+        frr=None if no_frr else adapters.PodmanFrr(),
+        handoff=adapters.k8s_handoff,
+    )
+    signals = SignalInbox()
+    try:
+        code = run_daemon(ports, loader, signals, Options(log_level=log_level))
+    finally:
+        signals.close()
+    if code:
+        raise click.exceptions.Exit(code)

@@ -1,0 +1,161 @@
+"""Real adapters: the daemon's ports bound to the netlink, FRR/podman and k8s packages.
+
+Each adapter is a thin translation; the behaviour lives in the package it wraps
+(netlink talks netlink, runtime talks podman, k8s talks to the API).  Imports
+are local so ``evpn-boot run --help`` stays fast and a missing optional piece
+fails with a message naming it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import select
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, Optional
+
+from evpn_boot.daemon.ports import ConvergeReport, DriftWatch, Handoff, Target
+from evpn_boot.desired.model import DesiredState
+from evpn_boot.errors import ErrorKind, EvpnBootError
+
+
+class RealClock:
+    """``time.monotonic`` and ``select``."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wait(self, fds: Sequence[int], timeout: Optional[float]) -> list[int]:
+        readable, _, _ = select.select(list(fds), [], [], timeout)
+        return list(readable)
+
+
+# ------------------------------------------------------------------- dataplane
+
+
+class NetlinkDataplane:
+    """Dataplane onto :mod:`evpn_boot.netlink.engine` (observe, plan, apply, verify)."""
+
+    def preflight(self, desired: DesiredState) -> None:
+        engine = _engine()
+        engine.preflight(desired)
+
+    def converge(self, desired: DesiredState) -> ConvergeReport:
+        result = _engine().converge(desired)
+        operations = int(getattr(result, "operations", 0) or 0)
+        summary = str(getattr(result, "summary", "") or "")
+        return ConvergeReport(operations, summary)
+
+    def watch(self, desired: DesiredState) -> Sequence[DriftWatch]:
+        watches: Sequence[DriftWatch] = _engine().watch(desired)
+        return watches
+
+
+def _engine() -> Any:
+    try:
+        engine = importlib.import_module("evpn_boot.netlink.engine")
+    except ImportError as exc:
+        raise EvpnBootError(f"run: the dataplane engine (evpn_boot.netlink.engine) is not "
+                            f"available: {exc}", kind=ErrorKind.RUNTIME) from exc
+    return engine
+
+
+# ------------------------------------------------------------------------- FRR
+
+
+class PodmanFrr:
+    """FrrRuntime onto :mod:`evpn_boot.frr.lifecycle` and the podman wrapper."""
+
+    #: Daemons that must answer vtysh for FRR to count as healthy.
+    REQUIRED_DAEMONS = ("zebra", "bgpd")
+
+    def __init__(self, podman: Optional[Any] = None) -> None:
+        from evpn_boot.runtime.podman import Podman
+        self.podman: Podman = podman or Podman()
+
+    def up(self, desired: DesiredState) -> str:
+        from evpn_boot.frr.lifecycle import converge_frr
+        return converge_frr(desired, podman=self.podman).action
+
+    def problem(self, desired: DesiredState) -> Optional[str]:
+        name = desired.runtime.frr_container
+        state = self.podman.inspect(name)
+        if not state.exists:
+            return f"container {name} is gone"
+        if not state.running:
+            return f"container {name} is {state.status} (exit code {state.exit_code})"
+        result = self.podman.exec(name, ["vtysh", "-c", "show daemons"], timeout=20)
+        if result.returncode != 0:
+            return f"vtysh in {name} exited {result.returncode}: {result.stderr.strip()[-200:]}"
+        running = set(result.stdout.split())
+        dead = [d for d in self.REQUIRED_DAEMONS if d not in running]
+        if dead:
+            return f"daemons not running in {name}: {', '.join(dead)}"
+        return None
+
+    def restart(self, desired: DesiredState) -> None:
+        from evpn_boot.frr.lifecycle import converge_frr
+        name = desired.runtime.frr_container
+        if self.podman.inspect(name).running:
+            # Running but with dead daemons: converge would leave it "unchanged".
+            self.podman.remove(name)
+        converge_frr(desired, podman=self.podman)
+
+    def sessions(self, desired: DesiredState) -> Mapping[str, str]:
+        from evpn_boot.frr.status import parse_bgp_summary
+        name = desired.runtime.frr_container
+        result = self.podman.exec(name, ["vtysh", "-c", "show bgp summary json"], timeout=20)
+        if result.returncode != 0:
+            raise EvpnBootError(f"read BGP sessions in {name}: vtysh exited "
+                                f"{result.returncode}: {result.stderr.strip()[-200:]}")
+        try:
+            data = json.loads(result.stdout or "{}")
+        except ValueError as exc:
+            raise EvpnBootError(f"read BGP sessions in {name}: unreadable JSON") from exc
+        return {str(s["neighbor"]): str(s["state"])
+                for s in parse_bgp_summary({"default": data})}
+
+    def release(self, desired: DesiredState) -> None:
+        # SIGTERM lets bgpd close sessions itself; peers with graceful restart keep
+        # our routes as stale while the in-cluster FRR takes over.
+        self.podman.stop(desired.runtime.frr_container)
+
+
+# --------------------------------------------------------------------- handoff
+
+
+class K8sHandoff:
+    """Handoff onto :class:`evpn_boot.k8s.controller.HandoffController`."""
+
+    def __init__(self, target: Target, release: Callable[[], None]) -> None:
+        from evpn_boot.k8s.controller import HandoffController, identity_for
+        desired = target.desired
+        identity = identity_for(desired.node.name, target.digest, desired.runtime.netns,
+                                desired.node.index)
+        self.controller = HandoffController(identity, _Hook(release),
+                                            kubeconfig_path=target.config.handoff.kubeconfig)
+        self._due: Optional[float] = 0.0
+
+    @property
+    def interval(self) -> float:
+        if self._due is None:
+            return 3600.0
+        return max(0.0, self._due - time.monotonic())
+
+    def step(self) -> bool:
+        self._due = self.controller.step(time.monotonic())
+        return self.controller.done
+
+
+class _Hook:
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._release = release
+
+    def on_release(self) -> None:
+        self._release()
+
+
+def k8s_handoff(target: Target, release: Callable[[], None]) -> Optional[Handoff]:
+    """The HandoffFactory for the real daemon."""
+    return K8sHandoff(target, release)
