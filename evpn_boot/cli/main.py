@@ -27,8 +27,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("evpn_boot.cli.config_cmds:show",
              "The effective configuration and every derived per-node value."),
     "schema": ("evpn_boot.cli.config_cmds:schema", "The JSON Schema of the configuration."),
+    "render": ("evpn_boot.cli.render_cmds:render",
+               "Print a rendered artefact (frr.conf, provisioning files)."),
+    "status": ("evpn_boot.cli.frr_cmds:status",
+               "Dataplane sync, FRR container, BGP sessions and EVPN VNIs."),
     "lab": ("evpn_boot.cli.lab_cmds:lab",
             "The published EVPN lab in network namespaces on this machine."),
+    "install-units": ("evpn_boot.cli.provision_cmds:install_units",
+                      "Place the systemd units (pip installs) and enable evpn-boot."),
+    "frr-container": ("evpn_boot.cli.provision_cmds:frr_container",
+                      "The FRR container as evpn-boot-frr.service runs it."),
+    "run": ("evpn_boot.cli.run_cmd:run",
+            "The boot service: apply, start FRR, READY=1, supervise until handoff."),
 }
 
 #: Names later work adds; reserved so nothing else takes them.
