@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("evpn_boot.cli.config_cmds:show",
              "The effective configuration and every derived per-node value."),
     "schema": ("evpn_boot.cli.config_cmds:schema", "The JSON Schema of the configuration."),
+    "export": ("evpn_boot.cli.export_cmds:export",
+               "The configuration as another tool's resources (export openperouter)."),
     "render": ("evpn_boot.cli.render_cmds:render",
                "Print a rendered artefact (frr.conf, provisioning files)."),
     "status": ("evpn_boot.cli.frr_cmds:status",

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
 
+from evpn_boot.desired.model import DesiredState
 from evpn_boot.k8s import kubeconfig
 from evpn_boot.k8s.backoff import Backoff
 from evpn_boot.k8s.client import ApiClient, ApiError, Failure
@@ -174,3 +175,14 @@ def identity_for(node_name: str, config_digest: str, netns: str, node_index: int
     """Kubelet registers the Node under the lower-cased hostname; match it."""
     return Identity(node_name=node_name.lower(), config_digest=config_digest, netns=netns,
                     node_index=node_index)
+
+
+def controller_for(enabled: bool, kubeconfig_path: Optional[Path], desired: DesiredState,
+                   config_digest: str, hook: ReleaseHook) -> Optional[HandoffController]:
+    """The daemon's entry point: None when ``[handoff] enabled = false`` (evpn-boot stays
+    the owner and never calls the API), else a controller starting at waiting-for-api."""
+    if not enabled:
+        return None
+    identity = identity_for(desired.node.name, config_digest, desired.runtime.netns,
+                            desired.node.index)
+    return HandoffController(identity, hook, kubeconfig_path=kubeconfig_path)

@@ -1,0 +1,1 @@
+"""Pure translations of the configuration into other tools' resources."""
