@@ -1,0 +1,106 @@
+"""``render frr`` and ``status``: FRR's configuration and the node's live state."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from evpn_boot.cli.config_cmds import derive_for_node, load
+from evpn_boot.cli.main import Context
+from evpn_boot.desired.model import DesiredState
+
+
+def _desired(ctx: Context, no_host: bool) -> DesiredState:
+    loaded = load(ctx)
+    needs_host = loaded.config.node.index is None and ctx.node_index is None
+    return derive_for_node(ctx, loaded, read_host=needs_host and not no_host)
+
+
+@click.command("frr")
+@click.option("--show-secrets", is_flag=True,
+              help="Print BGP passwords (read from their files) instead of <redacted>.")
+@click.option("--no-host", is_flag=True,
+              help="Do not read the host (interface-derived index); use --node-index.")
+@click.pass_obj
+def render_frr(ctx: Context, show_secrets: bool, no_host: bool) -> None:
+    """The frr.conf this node would run (passwords redacted unless asked)."""
+    from evpn_boot.frr.render import read_secrets, redacted_secrets, render_frr_conf
+    desired = _desired(ctx, no_host)
+    assert desired.frr is not None
+    secrets = read_secrets(desired.frr) if show_secrets else redacted_secrets(desired.frr)
+    click.echo(render_frr_conf(desired.frr, secrets), nl=False)
+
+
+def dataplane_status(desired: DesiredState) -> dict[str, Any]:
+    """Whether the kernel matches the desired state, from the dataplane engine's plan.
+
+    The engine is optional here: without it (or when it fails) the answer is
+    ``in_sync: null`` with the reason, never a guess.
+    """
+    try:
+        from evpn_boot.netlink import engine  # type: ignore[attr-defined]
+        plan = engine.plan(desired)
+    except ImportError:
+        return {"in_sync": None, "pending": None, "error": "dataplane engine not available"}
+    except Exception as exc:  # report, do not fail the whole status
+        return {"in_sync": None, "pending": None, "error": f"{type(exc).__name__}: {exc}"}
+    ops = getattr(plan, "operations", None) or getattr(plan, "ops", None)
+    if ops is None:
+        try:
+            ops = list(plan)
+        except TypeError:
+            ops = []
+    return {"in_sync": len(ops) == 0, "pending": len(ops), "error": None}
+
+
+def status_document(desired: DesiredState) -> dict[str, Any]:
+    from evpn_boot.frr.status import frr_status
+    from evpn_boot.runtime.podman import Podman
+    frr = frr_status(Podman(), desired.runtime.frr_container)
+    sessions = frr["bgp"]["sessions"]
+    return {
+        "node": {"name": desired.node.name, "index": desired.node.index,
+                 "vtep": str(desired.node.vtep.ip), "netns": desired.runtime.netns},
+        "dataplane": dataplane_status(desired),
+        "frr": frr["container"],
+        "bgp": {"sessions": sessions,
+                "established": sum(1 for s in sessions if s["established"]),
+                "total": len(sessions)},
+        "evpn": frr["evpn"],
+        "errors": frr["errors"],
+    }
+
+
+def _text(doc: dict[str, Any]) -> str:
+    c = doc["frr"]
+    dp = doc["dataplane"]
+    sync = {True: "in sync", False: f"{dp['pending']} change(s) pending",
+            None: f"unknown ({dp['error']})"}[dp["in_sync"]]
+    lines = [f"node {doc['node']['name']} (index {doc['node']['index']}, VTEP "
+             f"{doc['node']['vtep']}, netns {doc['node']['netns']})",
+             f"dataplane: {sync}",
+             f"frr container {c['name']}: {c['status']}"
+             + (f" since {c['started_at']}" if c["running"] else ""),
+             f"bgp: {doc['bgp']['established']}/{doc['bgp']['total']} established"]
+    for s in doc["bgp"]["sessions"]:
+        pfx = ", ".join(f"{k} {v}/{s['prefixes_sent'].get(k, 0)}"
+                        for k, v in s["prefixes_received"].items())
+        lines.append(f"  {s['vrf']:<10} {s['neighbor']:<20} AS{s['remote_as']:<10} "
+                     f"{s['state']:<12} up {s['uptime']:<10} rcvd/sent: {pfx}")
+    lines.append(f"evpn: {len(doc['evpn']['vnis'])} VNI(s)")
+    for v in doc["evpn"]["vnis"]:
+        lines.append(f"  vni {v['vni']:<9} {v['type']:<3} {v['vxlan_if']:<12} macs {v['macs']}"
+                     f"  remote VTEPs {', '.join(v['remote_vteps']) or '-'}")
+    lines += [f"error: {e}" for e in doc["errors"]]
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def status(ctx: Context, as_json: bool) -> None:
+    """Dataplane sync, the FRR container, BGP sessions and EVPN VNIs (read from FRR)."""
+    doc = status_document(_desired(ctx, no_host=False))
+    click.echo(json.dumps(doc, indent=2) if as_json else _text(doc))

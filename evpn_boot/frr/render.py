@@ -1,0 +1,134 @@
+"""FrrModel -> frr.conf, daemons, vtysh.conf (pure: no I/O besides the templates).
+
+Passwords are not part of the model (they stay in their files): the caller reads
+them through :func:`read_secrets` with an injected reader and hands the renderer
+a mapping.  The templates, one per block, live in ``templates/``; the helpers
+they need are defined here, in one place.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import jinja2
+
+from evpn_boot.desired.model import FrrModel, FrrNeighbor
+from evpn_boot.errors import ErrorKind, EvpnBootError
+
+#: What ``render frr`` prints instead of a password unless asked to show it.
+REDACTED = "<redacted>"
+
+#: Reads one password file; the real one is :func:`read_password_file`.
+SecretReader = Callable[[Path], str]
+
+
+@dataclass(frozen=True)
+class RenderedFrr:
+    """The three files of FRR's config dir, as text."""
+
+    frr_conf: str
+    daemons: str
+    vtysh_conf: str
+    #: True when frr.conf holds a password (it is then written 0600).
+    has_secrets: bool
+
+    def files(self) -> dict[str, str]:
+        return {"frr.conf": self.frr_conf, "daemons": self.daemons,
+                "vtysh.conf": self.vtysh_conf}
+
+
+def _keepalive(n: FrrNeighbor) -> int:
+    # FRR takes both timers together; derive the missing one with BGP's 1:3 ratio.
+    if n.keepalive_time is not None:
+        return n.keepalive_time
+    assert n.hold_time is not None
+    return max(1, n.hold_time // 3)
+
+
+def _hold(n: FrrNeighbor) -> int:
+    if n.hold_time is not None:
+        return n.hold_time
+    assert n.keepalive_time is not None
+    return n.keepalive_time * 3
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("evpn_boot.frr", "templates"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,  # FRR configuration, not markup
+    )
+    env.filters["keepalive"] = _keepalive
+    env.filters["hold"] = _hold
+    return env
+
+
+_ENV = _environment()
+
+
+def read_password_file(path: Path) -> str:
+    """The real secret reader: the file's first line, without surrounding space."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EvpnBootError(f"read BGP password file {path}: {exc.strerror or exc}",
+                            kind=ErrorKind.CONFIG) from exc
+    lines = text.splitlines()
+    return lines[0].strip() if lines else ""
+
+
+def read_secrets(model: FrrModel, reader: SecretReader = read_password_file) -> dict[str, str]:
+    """Neighbor address -> password, for every neighbor with a password file."""
+    secrets: dict[str, str] = {}
+    for n in model.neighbors:
+        if n.password_file is None:
+            continue
+        password = reader(n.password_file)
+        # FRR takes the password as one word; anything else would be cut or
+        # misparsed, silently weakening the session.
+        if not password or any(c.isspace() for c in password) or len(password) > 80:
+            raise EvpnBootError(
+                f"BGP password for neighbor {n.address} (file {n.password_file}): must be "
+                f"1-80 characters without whitespace", kind=ErrorKind.CONFIG)
+        secrets[str(n.address)] = password
+    return secrets
+
+
+def redacted_secrets(model: FrrModel) -> dict[str, str]:
+    """A stand-in mapping that renders every password as :data:`REDACTED`."""
+    return {str(n.address): REDACTED for n in model.neighbors if n.password_file is not None}
+
+
+def render_frr_conf(model: FrrModel, secrets: Mapping[str, str]) -> str:
+    """The integrated frr.conf for ``model``; ``secrets`` maps neighbor -> password."""
+    missing = [str(n.address) for n in model.neighbors
+               if n.password_file is not None and str(n.address) not in secrets]
+    if missing:
+        raise EvpnBootError(f"render frr.conf: no password given for neighbor(s) "
+                            f"{', '.join(missing)}", kind=ErrorKind.RUNTIME)
+    by_afi: dict[str, list[FrrNeighbor]] = {"ipv4": [], "ipv6": []}
+    for n in model.neighbors:
+        by_afi["ipv4" if isinstance(n.address, ipaddress.IPv4Address) else "ipv6"].append(n)
+    return _ENV.get_template("frr.conf.j2").render(
+        m=model,
+        secrets=secrets,
+        vtep_afi="ipv4" if model.vtep.version == 4 else "ipv6",
+        neighbors_by_afi=by_afi,
+    )
+
+
+def render_all(model: FrrModel, secrets: Mapping[str, str]) -> RenderedFrr:
+    """Every file of FRR's config dir."""
+    return RenderedFrr(
+        frr_conf=render_frr_conf(model, secrets),
+        daemons=_ENV.get_template("daemons.j2").render(),
+        vtysh_conf=_ENV.get_template("vtysh.conf.j2").render(),
+        has_secrets=bool(secrets),
+    )

@@ -1,0 +1,110 @@
+"""FRR's view of the node, read from FRR itself: BGP sessions and EVPN VNIs.
+
+The parsers are pure (FRR's JSON in, plain dicts out) so they are unit tested on
+captured output; :func:`frr_status` runs the ``vtysh`` queries inside the
+container through the runtime package.  Nothing here returns a password.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from evpn_boot.runtime.podman import Podman
+
+#: FRR's summary JSON key per address family -> the name shown by evpn-boot.
+_AFI_NAMES = {"ipv4Unicast": "ipv4-unicast", "ipv6Unicast": "ipv6-unicast",
+              "l2VpnEvpn": "l2vpn-evpn"}
+
+
+def parse_bgp_summary(data: Any) -> list[dict[str, Any]]:
+    """``show bgp vrf all summary json`` -> one entry per (vrf, neighbor).
+
+    A neighbor active in several families appears once, with prefixes per family.
+    """
+    sessions: dict[tuple[str, str], dict[str, Any]] = {}
+    if not isinstance(data, dict):
+        return []
+    for vrf, families in data.items():
+        if not isinstance(families, dict):
+            continue
+        for afi_key, afi in families.items():
+            if not isinstance(afi, dict) or "peers" not in afi:
+                continue
+            for address, peer in afi["peers"].items():
+                entry = sessions.setdefault((vrf, address), {
+                    "vrf": vrf,
+                    "neighbor": address,
+                    "remote_as": peer.get("remoteAs"),
+                    "state": peer.get("state", "unknown"),
+                    "established": peer.get("state") == "Established",
+                    "uptime": peer.get("peerUptime", ""),
+                    "uptime_ms": peer.get("peerUptimeMsec", 0),
+                    "established_count": peer.get("connectionsEstablished", 0),
+                    "dropped_count": peer.get("connectionsDropped", 0),
+                    "prefixes_received": {},
+                    "prefixes_sent": {},
+                })
+                name = _AFI_NAMES.get(afi_key, afi_key)
+                entry["prefixes_received"][name] = peer.get("pfxRcd", 0)
+                entry["prefixes_sent"][name] = peer.get("pfxSnt", 0)
+    return sorted(sessions.values(), key=lambda s: (s["vrf"] != "default", s["vrf"],
+                                                     s["neighbor"]))
+
+
+def parse_evpn_vnis(data: Any) -> list[dict[str, Any]]:
+    """``show evpn vni detail json`` -> one entry per VNI (FRR gives a list or a map)."""
+    items: list[Any]
+    if isinstance(data, dict):
+        items = list(data.values())
+    elif isinstance(data, list):
+        items = data
+    else:
+        return []
+    vnis = []
+    for vni in items:
+        if not isinstance(vni, dict) or "vni" not in vni:
+            continue
+        remote = vni.get("numRemoteVteps")
+        vteps = vni.get("remoteVteps") or []
+        vnis.append({
+            "vni": vni["vni"],
+            "type": vni.get("type", ""),
+            "vrf": vni.get("tenantVrf") or vni.get("vrf") or "",
+            "vxlan_if": vni.get("vxlanInterface") or vni.get("vxlanIntf") or "",
+            "local_vtep": vni.get("localVtepIp", ""),
+            "macs": vni.get("numMacs", 0),
+            "arp_nd": vni.get("numArpNd", 0),
+            "remote_vteps": sorted(v.get("ip", "") if isinstance(v, dict) else str(v)
+                                   for v in vteps),
+            "remote_vtep_count": remote if isinstance(remote, int) else len(vteps),
+        })
+    return sorted(vnis, key=lambda v: int(v["vni"]))
+
+
+def _vtysh_json(podman: Podman, container: str, command: str) -> tuple[Any, str]:
+    result = podman.exec(container, ["vtysh", "-c", command], timeout=20)
+    if result.returncode != 0:
+        return None, (result.stderr or result.stdout).strip()[-300:] or f"rc {result.returncode}"
+    try:
+        return json.loads(result.stdout or "null"), ""
+    except ValueError:
+        return None, f"{command}: unreadable JSON"
+
+
+def frr_status(podman: Podman, container: str) -> dict[str, Any]:
+    """Container state, BGP sessions and EVPN VNIs; errors are reported, not raised."""
+    state = podman.inspect(container)
+    doc: dict[str, Any] = {"container": state.to_dict(), "bgp": {"sessions": []},
+                           "evpn": {"vnis": []}, "errors": []}
+    if not state.running:
+        return doc
+    summary, error = _vtysh_json(podman, container, "show bgp vrf all summary json")
+    if error:
+        doc["errors"].append(f"show bgp summary: {error}")
+    doc["bgp"]["sessions"] = parse_bgp_summary(summary)
+    vnis, error = _vtysh_json(podman, container, "show evpn vni detail json")
+    if error:
+        doc["errors"].append(f"show evpn vni: {error}")
+    doc["evpn"]["vnis"] = parse_evpn_vnis(vnis)
+    return doc

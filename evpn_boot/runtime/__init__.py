@@ -1,0 +1,1 @@
+"""The container runtime: the only package that talks to podman."""

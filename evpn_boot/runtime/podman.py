@@ -1,0 +1,195 @@
+"""Podman, driven through its CLI: run FRR joined to the router namespace,
+exec inside it, inspect and stop it.
+
+The podman binary reads its own configuration (``CONTAINERS_CONF``,
+``/etc/containers/...``); nothing here overrides it, so site settings (runtime,
+cgroup manager, ulimits) apply unchanged.  Every failure is raised as an
+:class:`EvpnBootError` naming the podman operation and the container.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from evpn_boot.errors import ErrorKind, EvpnBootError
+
+#: What FRR needs inside the router namespace, and no more (everything else is
+#: dropped), found by running FRR 8.4 with less:
+#: NET_ADMIN for zebra's routes/neighbors/links, NET_RAW for bfdd and ICMP,
+#: NET_BIND_SERVICE for BGP's port 179; SYS_ADMIN because zebra, bgpd and bfdd
+#: ask for it in their privilege set and refuse to start without it
+#: ("privs_init: initial cap_set_proc failed"); CHOWN/SETUID/SETGID so the
+#: start script hands /var/run/frr to the frr user and the daemons drop root;
+#: DAC_OVERRIDE so root-run watchfrr, vtysh and frr-reload.py can use the frr
+#: user's pid files and vty sockets.
+FRR_CAPABILITIES = ("NET_ADMIN", "NET_RAW", "NET_BIND_SERVICE", "SYS_ADMIN", "CHOWN", "SETUID",
+                    "SETGID", "DAC_OVERRIDE")
+
+#: Where FRR reads its configuration inside the container.
+CONTAINER_CONFIG_DIR = "/etc/frr"
+LABEL_MANAGED = "io.evpn-boot.managed"
+LABEL_SPEC = "io.evpn-boot.spec"
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """How the FRR container is run; its digest decides whether to recreate it."""
+
+    name: str
+    image: str
+    netns: str
+    config_dir: Path
+    restart_policy: str = "always"
+    capabilities: tuple[str, ...] = FRR_CAPABILITIES
+
+    @property
+    def netns_path(self) -> str:
+        return f"/run/netns/{self.netns}"
+
+    def digest(self) -> str:
+        text = "|".join([self.image, self.netns_path, str(self.config_dir),
+                         self.restart_policy, ",".join(self.capabilities)])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What ``podman inspect`` says about one container."""
+
+    name: str
+    exists: bool
+    status: str = "absent"            # running, exited, created, stopped, paused ...
+    running: bool = False
+    pid: int = 0
+    image: str = ""
+    started_at: str = ""
+    exit_code: Optional[int] = None
+    restarts: int = 0
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "exists": self.exists, "status": self.status,
+                "running": self.running, "pid": self.pid, "image": self.image,
+                "started_at": self.started_at, "exit_code": self.exit_code,
+                "restarts": self.restarts}
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Podman:
+    """A thin, typed wrapper of the podman CLI."""
+
+    def __init__(self, binary: str = "podman", timeout: float = 120.0) -> None:
+        self.binary = binary
+        self.timeout = timeout
+
+    def _run(self, args: Sequence[str], what: str, *, check: bool = True,
+             timeout: Optional[float] = None) -> ExecResult:
+        try:
+            proc = subprocess.run([self.binary, *args], capture_output=True, text=True,
+                                  timeout=timeout or self.timeout, check=False)
+        except FileNotFoundError as exc:
+            raise EvpnBootError(f"{what}: podman not found ({self.binary})",
+                                kind=ErrorKind.PREFLIGHT) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise EvpnBootError(f"{what}: podman timed out after {exc.timeout:.0f}s",
+                                kind=ErrorKind.RUNTIME, retryable=True) from exc
+        result = ExecResult(proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            raise EvpnBootError(f"{what}: podman exited {proc.returncode}: "
+                                f"{_last_error(proc.stderr)}", kind=ErrorKind.RUNTIME)
+        return result
+
+    # ------------------------------------------------------------ inspection
+
+    def inspect(self, name: str) -> ContainerState:
+        result = self._run(["container", "inspect", name], f"inspect container {name}",
+                           check=False)
+        if result.returncode != 0:
+            if "no such" in result.stderr.lower():
+                return ContainerState(name=name, exists=False)
+            raise EvpnBootError(f"inspect container {name}: podman exited "
+                                f"{result.returncode}: {_last_error(result.stderr)}")
+        try:
+            data = json.loads(result.stdout)[0]
+        except (ValueError, IndexError) as exc:
+            raise EvpnBootError(f"inspect container {name}: unreadable podman output") from exc
+        state = data.get("State", {})
+        return ContainerState(
+            name=name, exists=True,
+            status=str(state.get("Status", "unknown")),
+            running=bool(state.get("Running", False)),
+            pid=int(state.get("Pid", 0) or 0),
+            image=str(data.get("ImageName", "")),
+            started_at=str(state.get("StartedAt", "")),
+            exit_code=state.get("ExitCode"),
+            restarts=int(data.get("RestartCount", 0) or 0),
+            labels=dict(data.get("Config", {}).get("Labels") or {}),
+        )
+
+    def image_exists(self, image: str) -> bool:
+        return self._run(["image", "exists", image], f"look up image {image}",
+                         check=False).returncode == 0
+
+    # ------------------------------------------------------------ lifecycle
+
+    def run_frr(self, spec: ContainerSpec) -> None:
+        """Start FRR detached, joined to the router namespace; it outlives evpn-boot."""
+        args = ["run", "--detach", "--name", spec.name,
+                "--network", f"ns:{spec.netns_path}",
+                "--cap-drop", "all",
+                *[arg for cap in spec.capabilities for arg in ("--cap-add", cap)],
+                "--restart", spec.restart_policy,
+                "--volume", f"{spec.config_dir}:{CONTAINER_CONFIG_DIR}:z",
+                "--label", f"{LABEL_MANAGED}=true",
+                "--label", f"{LABEL_SPEC}={spec.digest()}",
+                spec.image]
+        self._run(args, f"run FRR container {spec.name} (image {spec.image}, "
+                        f"netns {spec.netns})")
+
+    def start(self, name: str) -> None:
+        self._run(["start", name], f"start container {name}")
+
+    def stop(self, name: str, timeout_s: int = 30) -> None:
+        """Stop gracefully: SIGTERM, then SIGKILL after ``timeout_s``."""
+        self._run(["stop", "--time", str(timeout_s), name], f"stop container {name}",
+                  timeout=timeout_s + self.timeout)
+
+    def remove(self, name: str) -> None:
+        """Remove the container (stopping it first); absent is fine."""
+        self._run(["rm", "--force", "--ignore", name], f"remove container {name}")
+
+    def exec(self, name: str, argv: Sequence[str], *, timeout: float = 60.0) -> ExecResult:
+        """Run ``argv`` inside the running container; the caller checks the code."""
+        return self._run(["exec", name, *argv], f"exec {argv[0]} in container {name}",
+                         check=False, timeout=timeout)
+
+    def run_oneshot(self, image: str, argv: Sequence[str], mounts: Mapping[Path, str], *,
+                    capabilities: Sequence[str] = (), timeout: float = 120.0) -> ExecResult:
+        """Run ``argv`` in a throwaway container of ``image``: no network, mounts
+        read-only, only ``capabilities``."""
+        volumes = [arg for host, inside in mounts.items()
+                   for arg in ("--volume", f"{host}:{inside}:ro,z")]
+        caps = [arg for cap in capabilities for arg in ("--cap-add", cap)]
+        return self._run(["run", "--rm", "--network", "none", "--cap-drop", "all", *caps,
+                          *volumes, "--entrypoint", argv[0], image, *argv[1:]],
+                         f"run {argv[0]} in a scratch {image} container",
+                         check=False, timeout=timeout)
+
+
+def _last_error(stderr: str) -> str:
+    """podman's own error line, skipping warnings (e.g. about CNI files)."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("Error")]
+    return (errors or lines or ["(no message)"])[-1]

@@ -1,0 +1,174 @@
+"""The FRR renderer: golden files, FRR's own parser on each, and the rules
+the DESIGN's FRR section sets (no explicit defaults, secrets, raw config last)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from evpn_boot.errors import ErrorKind, EvpnBootError
+from evpn_boot.frr import files
+from evpn_boot.frr.render import (
+    REDACTED,
+    read_secrets,
+    redacted_secrets,
+    render_all,
+    render_frr_conf,
+)
+from evpn_boot.frr.tools import host_has_frr, host_runner
+from evpn_boot.frr.validate import CommandValidator, bgp_lines, bgpd_problems, vtysh_problems
+from tests.frr.cases import PASSWORD, all_cases, secrets_of
+from tests.frr.conftest import GOLDEN_DIR
+
+CASES = all_cases()
+needs_host_frr = pytest.mark.skipif(not host_has_frr(),
+                                    reason="FRR is not installed on this host (vtysh, bgpd)")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden(name: str, update_golden: bool) -> None:
+    model = CASES[name]
+    text = render_frr_conf(model, secrets_of(model))
+    golden = GOLDEN_DIR / f"{name}.conf"
+    if update_golden:
+        GOLDEN_DIR.mkdir(exist_ok=True)
+        golden.write_text(text)
+    assert golden.exists(), f"missing {golden}: run pytest tests/frr --update-golden"
+    assert text == golden.read_text(), f"{name}: rendering differs from {golden.name}"
+
+
+def test_every_golden_has_a_case() -> None:
+    stale = {p.stem for p in GOLDEN_DIR.glob("*.conf")} - set(CASES)
+    assert not stale, f"golden files without a case: {stale}"
+
+
+@pytest.mark.frr
+@needs_host_frr
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_accepted_by_frr(name: str, tmp_path: Path) -> None:
+    conf = tmp_path / "frr.conf"
+    conf.write_text((GOLDEN_DIR / f"{name}.conf").read_text())
+    CommandValidator(host_runner, "host FRR").validate(conf)   # raises on rejection
+
+
+@pytest.mark.frr
+@needs_host_frr
+@pytest.mark.parametrize(("raw", "line_hint"), [
+    ("router bgp 64514\n bogus-command 1\n", "bogus-command"),          # grammar (vtysh)
+    ("router bgp 64514\n address-family ipv4 unicast\n  neighbor 9.9.9.9 activate\n",
+     "neighbor 9.9.9.9 activate"),                                       # semantics (bgpd)
+    ("router bgp 65000\n", "router bgp 65000"),                          # second AS (bgpd)
+])
+def test_frr_rejects_broken_raw_config(raw: str, line_hint: str, tmp_path: Path) -> None:
+    model = dataclasses.replace(CASES["example-l2-only"], raw_config=raw)
+    conf = tmp_path / "frr.conf"
+    conf.write_text(render_frr_conf(model, {}))
+    with pytest.raises(EvpnBootError) as info:
+        CommandValidator(host_runner, "host FRR").validate(conf)
+    assert info.value.kind is ErrorKind.FRR_REJECTED
+    assert "line " in str(info.value) and line_hint in str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_no_explicit_graceful_restart_timers(name: str) -> None:
+    text = render_frr_conf(CASES[name], secrets_of(CASES[name]))
+    assert "bgp graceful-restart\n" in text
+    assert "graceful-restart restart-time" not in text
+    assert "graceful-restart stalepath-time" not in text
+
+
+def test_underlay_block_per_design() -> None:
+    text = render_frr_conf(CASES["example-lab-l3"], {})
+    for line in ("router bgp 64514", " no bgp ebgp-requires-policy",
+                 " no bgp default ipv4-unicast", "  network 100.65.0.1/32",
+                 " address-family l2vpn evpn", "  advertise-all-vni",
+                 "  neighbor 192.168.11.2 allowas-in", "vrf red\n vni 100\nexit-vrf",
+                 "router bgp 64514 vrf red", " neighbor 192.169.10.3 remote-as 64515",
+                 "  advertise ipv4 unicast"):
+        assert line in text, line
+
+
+def test_allowas_in_only_when_asked() -> None:
+    model = dataclasses.replace(CASES["example-l2-only"], allowas_in=False)
+    assert "allowas-in" not in render_frr_conf(model, {})
+
+
+def test_raw_config_is_last() -> None:
+    text = render_frr_conf(CASES["raw-config"], {})
+    assert text.rstrip().endswith("match ip address prefix-list only-vtep\n!".rstrip())
+    assert text.index("route-map leaf-in") > text.rindex("exit\n")
+
+
+def test_password_rendered_only_from_secrets() -> None:
+    model = CASES["passwords"]
+    text = render_frr_conf(model, secrets_of(model))
+    assert f"neighbor 192.168.11.2 password {PASSWORD}" in text
+    shown = render_frr_conf(model, redacted_secrets(model))
+    assert PASSWORD not in shown and f"password {REDACTED}" in shown
+    with pytest.raises(EvpnBootError, match="no password given"):
+        render_frr_conf(model, {})
+    assert render_all(model, secrets_of(model)).has_secrets
+    assert not render_all(CASES["example-l2-only"], {}).has_secrets
+
+
+def test_read_secrets_uses_the_injected_reader() -> None:
+    model = CASES["passwords"]
+    seen: list[Path] = []
+
+    def reader(path: Path) -> str:
+        seen.append(path)
+        return "pw-" + path.stem
+
+    assert read_secrets(model, reader) == {"192.168.11.2": "pw-bgp-0",
+                                           "192.168.12.2": "pw-bgp-1"}
+    assert len(seen) == 2
+    with pytest.raises(EvpnBootError, match="without whitespace") as info:
+        read_secrets(model, lambda _: "two words")
+    assert "two words" not in str(info.value)
+
+
+def test_files_written_atomically_with_private_modes(tmp_path: Path) -> None:
+    target = tmp_path / "frr" / "frr.conf"
+    assert files.write_if_changed(target, "one\n", files.MODE_SECRET)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    inode = target.stat().st_ino
+    assert not files.write_if_changed(target, "one\n", files.MODE_SECRET)
+    assert target.stat().st_ino == inode               # unchanged: not rewritten
+    assert files.write_if_changed(target, "two\n", files.MODE_PLAIN)
+    assert target.stat().st_ino != inode               # replaced by rename
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert stat.S_IMODE(target.parent.stat().st_mode) == 0o750
+    assert [p.name for p in target.parent.iterdir()] == ["frr.conf"]   # no temp left
+
+
+def test_files_honour_mode_despite_umask(tmp_path: Path) -> None:
+    old = os.umask(0o077)
+    try:
+        files.write_if_changed(tmp_path / "daemons", "x\n", files.MODE_PLAIN)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "daemons").stat().st_mode) == 0o640
+
+
+def test_vtysh_output_parsing() -> None:
+    problems = vtysh_problems(2, "line 6: % Unknown command[25]:  bogus cmd\n")
+    assert [(p.line, p.message) for p in problems] == [(6, "% Unknown command[25]:  bogus cmd")]
+    assert vtysh_problems(0, "") == []
+    assert vtysh_problems(1, "crash")[0].line == 0
+
+
+def test_bgpd_output_ignores_other_daemons_lines() -> None:
+    conf = "vrf red\n vni 100\nexit-vrf\n!\nrouter bgp 1\n neighbor x activate\nexit\n"
+    assert bgp_lines(conf) == {5, 6, 7}
+    out = ("BGP: [X][EC 1] No such command on config line 1: vrf red\n"
+           "BGP: [X][EC 1] No such command on config line 2:  vni 100\n")
+    assert bgpd_problems(out, conf) == []
+    out += ("% Specify remote-as or peer-group commands first\n"
+            "BGP: [X][EC 1] No such command on config line 6:  neighbor x activate\n")
+    problems = bgpd_problems(out, conf)
+    assert problems[0].line == 6 and "neighbor x activate" in problems[0].message
+    assert "Specify remote-as" in problems[1].message
