@@ -2,10 +2,11 @@
 
 The lab exists to show evpn-boot itself working, so nothing here re-implements
 it: ``apply`` is the installed CLI run as a subprocess against the generated
-configuration, and FRR is started by :func:`evpn_boot.frr.lifecycle.converge_frr`
-(podman, the product path) when the local FRR image exists.  Without an image
-(no registry here; ``scripts/build-frr-image`` makes one) the same rendered
-``frr.conf`` runs on Debian's FRR daemons in the router namespace instead.
+configuration, and it runs FRR in podman (the product path) when the local FRR
+image exists.  Without an image (no registry here; ``scripts/build-frr-image``
+makes one), or where podman cannot run, the dataplane is applied with
+``--skip-frr`` and the same rendered ``frr.conf`` runs on Debian's FRR daemons
+in the router namespace.
 """
 
 from __future__ import annotations
@@ -38,20 +39,22 @@ def evpn_boot_command() -> list[str]:
     return [sys.executable, "-c", "from evpn_boot.cli.main import main; main()"]
 
 
-def apply(config_path: Path, timeout: float = 120) -> str:
-    """Run ``evpn-boot -c CONFIG apply``; returns its output, raises with it on failure."""
+def apply(config_path: Path, *, with_frr: bool, timeout: float = 180) -> str:
+    """Run ``evpn-boot -c CONFIG apply`` (``--skip-frr`` unless ``with_frr``)."""
     from evpn_boot.cli.main import COMMANDS
     if "apply" not in COMMANDS:
-        raise EvpnBootError("lab: this build of evpn-boot has no `apply` command yet",
+        raise EvpnBootError("lab: this build of evpn-boot has no `apply` command",
                             kind=ErrorKind.PREFLIGHT)
     args = [*evpn_boot_command(), "-c", str(config_path), "apply"]
+    if not with_frr:
+        args.append("--skip-frr")
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
                               check=False)
     except (OSError, subprocess.SubprocessError) as exc:
         raise EvpnBootError(f"lab: run {' '.join(args)}: {exc}") from exc
     if done.returncode != 0:
-        raise EvpnBootError(f"lab: `evpn-boot apply` exited {done.returncode}:\n"
+        raise EvpnBootError(f"lab: `{' '.join(args[-2:])}` exited {done.returncode}:\n"
                             f"{(done.stdout + done.stderr).strip()[-2000:]}")
     return done.stdout
 
@@ -69,14 +72,18 @@ def desired_state(config_path: Path) -> DesiredState:
         raise ConfigError(str(config_path), exc.problems) from None
 
 
-def start_frr(topo: Topology, run_dir: Path, mode: str, reporter: _Reporter,
-              ) -> tuple[str, str]:
-    """Start the node's FRR; returns ("podman", container) or ("native", "")."""
+def apply_node(topo: Topology, run_dir: Path, mode: str, reporter: _Reporter,
+               ) -> tuple[str, str]:
+    """The real ``evpn-boot apply`` on the node; returns ("podman", container) or ("native", "").
+
+    With the FRR image present, ``apply`` itself runs FRR in podman (the product
+    path).  Otherwise (or if podman cannot run here) the dataplane is applied with
+    ``--skip-frr`` and the same rendered frr.conf runs on the distribution's daemons.
+    """
     if mode not in FRR_MODES:
         raise EvpnBootError(f"lab: --frr must be one of {', '.join(FRR_MODES)}",
                             kind=ErrorKind.USAGE)
     desired = desired_state(topo.config_path)
-    assert desired.frr is not None
     if mode != "native":
         from evpn_boot.runtime.podman import Podman
         podman = Podman()
@@ -87,19 +94,20 @@ def start_frr(topo: Topology, run_dir: Path, mode: str, reporter: _Reporter,
                                 "(build it with scripts/build-frr-image)",
                                 kind=ErrorKind.PREFLIGHT)
         if usable:
-            from evpn_boot.frr.lifecycle import converge_frr
             try:
-                converge_frr(desired, podman=podman)
+                apply(topo.config_path, with_frr=True)
                 return "podman", desired.runtime.frr_container
             except EvpnBootError as exc:
                 podman.remove(desired.runtime.frr_container)
                 if mode == "podman":
                     raise
-                reporter.info(f"FRR in podman failed ({exc}); using native FRR instead "
-                              "(is CONTAINERS_CONF set for this machine?)")
+                reporter.info(f"FRR in podman failed ({str(exc).splitlines()[-1]}); using "
+                              "native FRR instead (does podman need CONTAINERS_CONF here?)")
         else:
-            reporter.info(f"no FRR image {image}: running the same frr.conf on the "
+            reporter.info(f"no FRR image {image}: the node's frr.conf runs on the "
                           "distribution's FRR daemons (scripts/build-frr-image makes one)")
+    apply(topo.config_path, with_frr=False)
+    assert desired.frr is not None
     from evpn_boot.frr.render import read_secrets, render_frr_conf
     conf = render_frr_conf(desired.frr, read_secrets(desired.frr))
     daemons = ("zebra", "bgpd") + (("bfdd",) if any(n.bfd for n in desired.frr.neighbors)

@@ -120,18 +120,16 @@ def up(params: LabParams, progress: Progress, *, frr_mode: str = "auto",
     """The whole lab, proven by a ping and a VXLAN capture; removed again on failure."""
     try:
         topo, record = fabric_up(params, progress, fabric_only=False)
-        with progress.step("evpn-boot apply (the real one, generated config)"):
-            node.apply(topo.config_path)
-        if topo.pod_attach is not None:
-            ifname, bridge = topo.pod_attach
-            with progress.step(f"attach the pod to {bridge} in {topo.host_netns}"):
-                netlab.set_master(topo.host_netns, ifname, bridge)
-        with progress.step("FRR on the node (router namespace)"):
-            record.node_frr, record.container = node.start_frr(
+        with progress.step("evpn-boot apply: dataplane + FRR on the node (generated config)"):
+            record.node_frr, record.container = node.apply_node(
                 topo, params.lab_dir / "frr" / "node", frr_mode, progress)
             if record.node_frr == "native":
                 record.frr_dirs["node"] = str(params.lab_dir / "frr" / "node")
             record.save(params.lab_dir)
+        if topo.pod_attach is not None:
+            ifname, bridge = topo.pod_attach
+            with progress.step(f"attach the pod to {bridge} in {topo.host_netns}"):
+                netlab.set_master(topo.host_netns, ifname, bridge)
         leaf = native_frr.NativeFrr("leaf", topo.capture_netns, Path(record.frr_dirs["leaf"]))
         with progress.step("BGP: leaf <-> node session Established"):
             node.wait_established(leaf, timeout)
@@ -160,10 +158,12 @@ def down(lab_dir: Path, prefix: str, progress: Progress) -> list[str]:
     """Remove the lab: container, FRR processes, namespaces, files.  Idempotent."""
     record = LabRecord.load(lab_dir) if (lab_dir / RECORD).exists() else None
     removed: list[str] = []
-    if record is not None and record.container:
-        with progress.step(f"remove container {record.container}"):
-            if node.remove_container(record.container):
-                removed.append(f"container {record.container}")
+    # The container is looked for even without a record: an interrupted apply may
+    # have started it before the record said so.
+    container = (record.container if record is not None and record.container
+                 else f"{prefix}frr")
+    if node.remove_container(container):
+        removed.append(f"container {container}")
     frr_root = lab_dir / "frr"
     dirs = sorted(frr_root.iterdir()) if frr_root.is_dir() else []
     for run_dir in dirs:

@@ -9,13 +9,13 @@ both are plain processes started inside lab namespaces.
 
 from __future__ import annotations
 
+import os
 import re
 import select
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 from evpn_boot.errors import ErrorKind, EvpnBootError
 
@@ -94,7 +94,7 @@ def capture_vxlan(netns: str, ifname: str, ping_netns: str, target: str,
     proc = subprocess.Popen(
         ["ip", "netns", "exec", netns, "tcpdump", "-n", "-l", "-i", ifname, "-c", str(packets),
          "udp", "port", "4789"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         _wait_listening(proc, timeout)
         ping(ping_netns, target, count=packets)
@@ -106,21 +106,24 @@ def capture_vxlan(netns: str, ifname: str, ping_netns: str, target: str,
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return parse_vxlan(out), out
+    text = out.decode(errors="replace")
+    return parse_vxlan(text), text
 
 
-def _wait_listening(proc: subprocess.Popen[str], timeout: float) -> None:
+def _wait_listening(proc: subprocess.Popen[bytes], timeout: float) -> None:
     """tcpdump says "listening on" on stderr once its socket is open."""
     assert proc.stderr is not None
+    fd = proc.stderr.fileno()   # read the fd itself: a buffered readline() hides lines
     deadline = time.monotonic() + timeout
-    seen = ""
+    seen = b""
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stderr], [], [], 0.1)
+        ready, _, _ = select.select([fd], [], [], 0.1)
         if ready:
-            line: Optional[str] = proc.stderr.readline()
-            if not line:
+            chunk = os.read(fd, 4096)
+            if not chunk:
                 break
-            seen += line
-            if "listening on" in line:
+            seen += chunk
+            if b"listening on" in seen:
                 return
-    raise EvpnBootError(f"lab: tcpdump did not start: {seen.strip() or 'no output'}")
+    raise EvpnBootError(f"lab: tcpdump did not start: "
+                        f"{seen.decode(errors='replace').strip() or 'no output'}")

@@ -28,7 +28,6 @@ from evpn_boot.desired import addressing, names
 PREFIX = "evlab-"
 DEFAULT_LAB_DIR = Path("/run/evpn-boot-lab")
 DEFAULT_FRR_IMAGE = "localhost/evpn-boot-frr:8.4"
-NODE_CONTAINER = "evlab-frr"
 
 # The published lab's numbers.
 BASE_VNI = 100
@@ -241,7 +240,7 @@ def build(params: LabParams) -> Topology:
         index=NODE_INDEX, router_netns=router, host_netns=host,
         state_dir=str(lab_dir / "state"), run_dir=str(lab_dir / "run"),
         frr_image=params.frr_image, frr_config_dir=str(lab_dir / "frr-node"),
-        container=NODE_CONTAINER, asn=NODE_ASN, vtep_cidr=str(VTEP_CIDR),
+        container=f"{params.prefix}frr", asn=NODE_ASN, vtep_cidr=str(VTEP_CIDR),
         router_id_cidr=str(ROUTER_ID_CIDR), nic=NODE_NIC,
         leaf=str(LEAF_UNDERLAY.ip), leaf_asn=LEAF_ASN, l3=l3,
         l3vnis=[{"vrf": vrf_name(i), "vni": vni, "local_cidr": str(local_cidr(i))}
