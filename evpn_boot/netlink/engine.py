@@ -1,0 +1,246 @@
+"""The dataplane engine: the library API the CLI, the daemon and the FRR code call.
+
+* ``observe(desired) -> ObservedState`` — read both namespaces (one dump per kind).
+* ``plan(desired) -> Plan`` — observe and diff; changes nothing.
+* ``converge(desired) -> ApplyResult`` — lock, observe, preflight, apply, verify.
+  Idempotent; safe to call again after any crash (SIGKILL included).
+* ``verify(desired)`` — raise ``EvpnBootError(kind=VERIFY)`` unless in sync.
+* ``teardown(runtime)`` — give the NIC back (addresses and MTU), delete the host
+  links we created and the router namespace; touch nothing else.
+* ``watch_events(netns_names, timeout) -> bool`` — block until a link, address or
+  route changes in one of the namespaces (drift) or the timeout passes.
+
+Crash safety rests on three rules: the ownership record is written *before* the
+object it describes is created or moved; every host link is tagged with our link
+group in the very message that creates it; and the diff derives the moved NIC's
+wanted addresses from that record, so re-running converges from any point.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+from dataclasses import replace
+from typing import Optional
+
+from evpn_boot.desired.model import DesiredState, LinkKind, Runtime, Side
+from evpn_boot.errors import ErrorKind, EvpnBootError
+from evpn_boot.netlink import nsfd, wire
+from evpn_boot.netlink import observe as observe_mod
+from evpn_boot.netlink import preflight as preflight_mod
+from evpn_boot.netlink.apply import ApplyResult, Executor
+from evpn_boot.plan import diff as diff_mod
+from evpn_boot.plan.model import ObservedState, Plan
+from evpn_boot.plan.render import op_text
+from evpn_boot.state import store
+from evpn_boot.state.model import HOST_LINK_GROUP, Ownership
+
+__all__ = ["ApplyResult", "EventWatch", "converge", "observe", "plan", "preflight", "teardown",
+           "verify", "watch", "watch_events"]
+
+
+def _ownership(runtime: Runtime) -> Ownership:
+    return store.load(runtime.state_dir)
+
+
+def observe(desired: DesiredState, ownership: Optional[Ownership] = None) -> ObservedState:
+    owned = ownership if ownership is not None else _ownership(desired.runtime)
+    names = set(owned.host_links)
+    try:
+        return observe_mod.observe(desired, host_names=names)
+    except FileNotFoundError as exc:
+        raise EvpnBootError(f"observing the dataplane: network namespace missing: {exc}",
+                            kind=ErrorKind.PREFLIGHT) from exc
+    except OSError as exc:
+        raise EvpnBootError(f"observing the dataplane: {exc}") from exc
+
+
+def plan(desired: DesiredState) -> Plan:
+    """What ``converge`` would do now (reads only; no lock needed)."""
+    ownership = _ownership(desired.runtime)
+    return diff_mod.diff(desired, observe(desired, ownership), ownership)
+
+
+def converge(desired: DesiredState, *, check: bool = True) -> ApplyResult:
+    """Bring the kernel to ``desired``, then verify it; holds the run lock throughout."""
+    runtime = desired.runtime
+    with store.locked(runtime.run_dir):
+        ownership = _ownership(runtime)
+        observed = observe(desired, ownership)
+        the_plan = diff_mod.diff(desired, observed, ownership)
+        if check:
+            preflight_mod.check(desired, observed, ownership, the_plan)
+        if the_plan.empty:
+            return ApplyResult()
+        ownership = replace(ownership, netns=runtime.netns, host_netns=runtime.host_netns)
+        holder = {"ownership": ownership}
+
+        def record_host_links(names: tuple[str, ...]) -> None:
+            holder["ownership"] = holder["ownership"].with_host_links(names)
+            store.save(runtime.state_dir, holder["ownership"])
+
+        def record_nic() -> None:
+            record = diff_mod.nic_record(desired, observed, holder["ownership"])
+            if record is not None and holder["ownership"].nic is None:
+                holder["ownership"] = replace(holder["ownership"], nic=record)
+                store.save(runtime.state_dir, holder["ownership"])
+
+        if ownership != _ownership(runtime):
+            store.save(runtime.state_dir, ownership)
+        try:
+            result = Executor(the_plan, observed, runtime.netns, runtime.host_netns,
+                              record_host_links, record_nic).run()
+        except OSError as exc:
+            raise EvpnBootError(f"applying the dataplane: {exc}", retryable=True) from exc
+        _verify(desired, holder["ownership"])
+        return result
+
+
+def _verify(desired: DesiredState, ownership: Ownership) -> None:
+    remaining = diff_mod.diff(desired, observe(desired, ownership), ownership)
+    if not remaining.empty:
+        lines = "\n  ".join(op_text(op) for op in remaining.ops[:20])
+        raise EvpnBootError(f"verify: the kernel does not match the desired state after "
+                            f"apply; still pending:\n  {lines}", kind=ErrorKind.VERIFY)
+
+
+def verify(desired: DesiredState) -> None:
+    _verify(desired, _ownership(desired.runtime))
+
+
+def teardown(runtime: Runtime) -> list[str]:
+    """Undo everything evpn-boot did; returns what was done, in words."""
+    done: list[str] = []
+    with store.locked(runtime.run_dir):
+        ownership = _ownership(runtime)
+        netns = ownership.netns or runtime.netns
+        host = runtime.host_netns
+        try:
+            if ownership.nic is not None:
+                done += _return_nic(ownership, netns, host)
+            with wire.open_socket(host) as sock:
+                for raw in observe_mod.dump_links(sock):
+                    if raw.name in ownership.host_links and raw.group == HOST_LINK_GROUP:
+                        try:
+                            sock.call(wire.RTM_DELLINK, 0, wire.ifinfo(raw.index))
+                            done.append(f"- link host/{raw.name}")
+                        except OSError as exc:
+                            if not wire.is_missing(exc):
+                                raise
+        except OSError as exc:
+            raise EvpnBootError(f"teardown: {exc}") from exc
+        if nsfd.exists(netns) and netns:
+            nsfd.delete(netns)
+            done.append(f"- netns {netns}")
+        store.remove(runtime.state_dir)
+    return done
+
+
+def _return_nic(ownership: Ownership, netns: str, host: str) -> list[str]:
+    nic = ownership.nic
+    assert nic is not None
+    done = []
+    if nsfd.exists(netns):
+        with wire.open_socket(netns) as sock:
+            raws = {raw.name: raw for raw in observe_mod.dump_links(sock)}
+            if nic.name in raws:
+                fd = nsfd.open_fd(host)
+                try:
+                    sock.call(wire.RTM_NEWLINK, 0, wire.ifinfo(raws[nic.name].index)
+                              + wire.encode_attrs([(28, fd)]))
+                finally:
+                    os.close(fd)
+                done.append(f"~ move {nic.name} back to the host namespace")
+    with wire.open_socket(host) as sock:
+        raws = {raw.name: raw for raw in observe_mod.dump_links(sock)}
+        raw = raws.get(nic.name)
+        if raw is None:
+            return done
+        have = set(observe_mod.dump_addresses(sock).get(raw.index, ()))
+        flags = 1 if nic.up else 0
+        sock.call(wire.RTM_NEWLINK, 0, wire.ifinfo(raw.index, flags, 1)
+                  + wire.encode_attrs([(4, nic.mtu), (27, 0)]))
+        for address in nic.addresses:
+            if address in have:
+                continue
+            family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+            attrs: wire.Attrs = [(2, address.ip.packed), (1, address.ip.packed)]
+            if address.version == 4 and address.network.prefixlen < 31:
+                attrs.append((4, address.network.broadcast_address.packed))
+            sock.call(wire.RTM_NEWADDR, wire.NLM_F_CREATE | wire.NLM_F_EXCL,
+                      wire.ifaddr(family, address.network.prefixlen, raw.index)
+                      + wire.encode_attrs(attrs))
+        done.append(f"~ {nic.name}: mtu {nic.mtu}, addresses restored")
+    return done
+
+
+RTMGRP_LINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE = 0x1, 0x10, 0x40
+RTMGRP_IPV6_IFADDR, RTMGRP_IPV6_ROUTE = 0x100, 0x400
+_GROUPS = (RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE
+           | RTMGRP_IPV6_ROUTE)
+
+
+def watch_events(netns_names: list[str], timeout: float) -> bool:
+    """Block until a link/address/route notification arrives in any namespace.
+
+    Returns True on an event (the caller should re-plan), False on timeout.
+    Names are namespace names ("" = our own namespace); a missing namespace is
+    an error, never created.
+    """
+    socks = [wire.open_socket(name, groups=_GROUPS) for name in netns_names]
+    try:
+        ready, _w, _x = select.select([s.sock for s in socks], [], [], timeout)
+        return bool(ready)
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def desired_host_names(desired: DesiredState) -> set[str]:
+    return {s.name for s in desired.links if s.side is Side.HOST or s.kind is LinkKind.PHYSICAL}
+
+
+def preflight(desired: DesiredState) -> None:
+    """Run the preflight checks alone (raises PreflightError); changes nothing."""
+    ownership = _ownership(desired.runtime)
+    observed = observe(desired, ownership)
+    preflight_mod.check(desired, observed, ownership, diff_mod.diff(desired, observed, ownership))
+
+
+class EventWatch:
+    """A subscription to link/address/route notifications in one namespace.
+
+    ``fileno()`` becomes readable on a change; ``drain()`` consumes what is
+    queued and says whether anything arrived (an overflowed queue counts as a
+    change: notifications were lost, so the caller must re-plan).
+    """
+
+    def __init__(self, netns: str) -> None:
+        self.netns = netns
+        self._sock = wire.open_socket(netns, groups=_GROUPS)
+        self._sock.sock.setblocking(False)
+
+    def fileno(self) -> int:
+        return self._sock.sock.fileno()
+
+    def drain(self) -> bool:
+        seen = False
+        while True:
+            try:
+                if not self._sock.sock.recv(65536):
+                    return seen
+                seen = True
+            except BlockingIOError:
+                return seen
+            except OSError:     # ENOBUFS: notifications were dropped
+                seen = True
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def watch(desired: DesiredState) -> list[EventWatch]:
+    """One :class:`EventWatch` per namespace the desired state touches."""
+    names = [desired.runtime.netns, desired.runtime.host_netns]
+    return [EventWatch(name) for name in dict.fromkeys(names)]

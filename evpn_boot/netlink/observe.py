@@ -1,0 +1,230 @@
+"""Kernel -> ObservedState: one dump per object kind per namespace.
+
+Links (one ``RTM_GETLINK`` dump: kind, VXLAN/VRF/VLAN settings, master, MTU,
+MAC, group, bridge-port flags and addrgenmode all arrive in it), addresses (one
+``RTM_GETADDR`` dump), routes (one ``RTM_GETROUTE`` dump, only when the desired
+state has routes) and sysctls (read through ``/proc/sys`` of the namespace).
+Only the attributes the planner compares are decoded.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+from typing import Optional
+
+from evpn_boot.desired.model import (
+    BridgeInfo,
+    BridgePort,
+    DesiredState,
+    IPInterface,
+    KindInfo,
+    LinkKind,
+    LinkSpec,
+    LoopbackInfo,
+    MacvlanInfo,
+    PhysicalInfo,
+    RouteSpec,
+    RouteType,
+    Side,
+    VethInfo,
+    VlanInfo,
+    VrfInfo,
+    VxlanInfo,
+)
+from evpn_boot.netlink import nsfd, sysctl, wire
+from evpn_boot.netlink.wire import as_str, as_u32, nested
+from evpn_boot.plan.model import ObservedLink, ObservedState
+
+IFF_UP = 0x1
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
+IFLA_LINKINFO, IFLA_AF_SPEC, IFLA_GROUP, IFLA_LINK_NETNSID = 18, 26, 27, 37
+IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_DATA = 1, 2, 5
+IFLA_BRPORT_LEARNING, IFLA_BRPORT_NEIGH_SUPPRESS = 8, 32
+IFLA_INET6_ADDR_GEN_MODE = 8
+_KINDS = {"vrf": LinkKind.VRF, "bridge": LinkKind.BRIDGE, "vxlan": LinkKind.VXLAN,
+          "veth": LinkKind.VETH, "vlan": LinkKind.VLAN, "macvlan": LinkKind.MACVLAN}
+_MACVLAN_MODES = {1: "private", 2: "vepa", 4: "bridge", 8: "passthru", 16: "source"}
+
+
+class RawLink:
+    """The decoded fields of one link, before names are resolved."""
+
+    __slots__ = ("addrgen_none", "brport", "flags", "group", "index", "info_data", "kind",
+                 "link", "link_netnsid", "mac", "master", "mtu", "name")
+
+    def __init__(self, msg: memoryview) -> None:
+        _fam, _type, self.index, self.flags, _chg = struct.unpack_from("=BxHiII", msg, 16)
+        attrs = wire.parse_attrs(msg, 32, len(msg))
+        self.name = as_str(attrs[IFLA_IFNAME])
+        self.mtu = as_u32(attrs[IFLA_MTU]) if IFLA_MTU in attrs else None
+        self.master = as_u32(attrs[IFLA_MASTER]) if IFLA_MASTER in attrs else 0
+        self.group = as_u32(attrs[IFLA_GROUP]) if IFLA_GROUP in attrs else 0
+        self.link = as_u32(attrs[IFLA_LINK]) if IFLA_LINK in attrs else 0
+        self.link_netnsid = (struct.unpack_from("=i", attrs[IFLA_LINK_NETNSID])[0]
+                             if IFLA_LINK_NETNSID in attrs else None)
+        mac = attrs.get(IFLA_ADDRESS)
+        self.mac = ":".join(f"{b:02x}" for b in bytes(mac)) if mac is not None else None
+        self.kind = ""
+        self.info_data: dict[int, memoryview] = {}
+        self.brport: Optional[BridgePort] = None
+        if IFLA_LINKINFO in attrs:
+            info = nested(attrs[IFLA_LINKINFO])
+            if IFLA_INFO_KIND in info:
+                self.kind = as_str(info[IFLA_INFO_KIND])
+            if IFLA_INFO_DATA in info:
+                self.info_data = nested(info[IFLA_INFO_DATA])
+            if IFLA_INFO_SLAVE_DATA in info:
+                port = nested(info[IFLA_INFO_SLAVE_DATA])
+                if IFLA_BRPORT_LEARNING in port:
+                    self.brport = BridgePort(
+                        learning=bool(port[IFLA_BRPORT_LEARNING][0]),
+                        neigh_suppress=bool(port.get(IFLA_BRPORT_NEIGH_SUPPRESS, b"\0")[0]))
+        self.addrgen_none = False
+        if IFLA_AF_SPEC in attrs:
+            inet6 = nested(attrs[IFLA_AF_SPEC]).get(socket.AF_INET6)
+            if inet6 is not None:
+                mode = nested(inet6).get(IFLA_INET6_ADDR_GEN_MODE)
+                self.addrgen_none = mode is not None and mode[0] == 1
+
+
+def _info(raw: RawLink, names: dict[int, str]) -> tuple[LinkKind, KindInfo]:
+    data = raw.info_data
+    if raw.name == "lo":
+        return LinkKind.LOOPBACK, LoopbackInfo()
+    kind = _KINDS.get(raw.kind)
+    if kind is LinkKind.VXLAN:
+        if 4 in data:
+            local: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv4Address(
+                bytes(data[4]))
+        else:
+            local = ipaddress.IPv6Address(bytes(data[17])) if 17 in data else \
+                ipaddress.IPv4Address(0)
+        port = struct.unpack("!H", data[15])[0] if 15 in data else 0
+        learning = bool(data[7][0]) if 7 in data else True
+        return kind, VxlanInfo(vni=as_u32(data[1]), local=local, port=port, learning=learning)
+    if kind is LinkKind.VRF:
+        return kind, VrfInfo(table=as_u32(data[1]) if 1 in data else 0)
+    if kind is LinkKind.BRIDGE:
+        return kind, BridgeInfo()
+    if kind is LinkKind.VETH:
+        # The peer's name is only known when it lives in the same namespace;
+        # across namespaces the caller resolves it (see _resolve_veth_peers).
+        same_ns = raw.link_netnsid is None
+        return kind, VethInfo(peer=names.get(raw.link, "") if same_ns else "",
+                              peer_side=Side.ROUTER)
+    if kind is LinkKind.VLAN:
+        vid = struct.unpack_from("=H", data[1])[0] if 1 in data else 0
+        return kind, VlanInfo(parent="", vlan_id=vid)
+    if kind is LinkKind.MACVLAN:
+        mode = as_u32(data[1]) if 1 in data else 4
+        return kind, MacvlanInfo(parent="", mode=_MACVLAN_MODES.get(mode, str(mode)))
+    return LinkKind.PHYSICAL, PhysicalInfo()
+
+
+def dump_links(sock: wire.Socket) -> list[RawLink]:
+    return [RawLink(msg) for _t, msg in sock.dump(wire.RTM_GETLINK, wire.ifinfo())]
+
+
+def dump_addresses(sock: wire.Socket) -> dict[int, list[IPInterface]]:
+    """ifindex -> addresses, from one RTM_GETADDR dump."""
+    found: dict[int, list[IPInterface]] = {}
+    for _t, msg in sock.dump(wire.RTM_GETADDR, wire.ifaddr(0, 0, 0)):
+        family, prefixlen, _flags, _scope, index = struct.unpack_from("=BBBBI", msg, 16)
+        attrs = wire.parse_attrs(msg, 24, len(msg))
+        raw = attrs.get(2) if family == socket.AF_INET else None   # IFA_LOCAL
+        if raw is None:
+            raw = attrs.get(1)                                      # IFA_ADDRESS
+        if raw is None:
+            continue
+        address = ipaddress.ip_address(bytes(raw))
+        found.setdefault(index, []).append(ipaddress.ip_interface(f"{address}/{prefixlen}"))
+    return found
+
+
+def dump_routes(sock: wire.Socket, side: Side) -> tuple[RouteSpec, ...]:
+    """Default routes of type unreachable (the only routes evpn-boot manages)."""
+    routes = []
+    for _t, msg in sock.dump(wire.RTM_GETROUTE, wire.rtmsg(0, 0, 0, 0, protocol=0)):
+        family, dst_len, _s, _t2, table, _p, _sc, rtype, _f = struct.unpack_from(
+            "=BBBBBBBBI", msg, 16)
+        if rtype != 7 or dst_len != 0:
+            continue
+        attrs = wire.parse_attrs(msg, 28, len(msg))
+        if 15 in attrs:
+            table = as_u32(attrs[15])
+        metric = as_u32(attrs[6]) if 6 in attrs else 0
+        dst = ipaddress.ip_network("0.0.0.0/0" if family == socket.AF_INET else "::/0")
+        routes.append(RouteSpec(side, table, dst, RouteType.UNREACHABLE, metric))
+    return tuple(routes)
+
+
+def links_to_specs(raws: list[RawLink], side: Side,
+                   addresses: dict[int, list[IPInterface]]) -> dict[tuple[Side, str],
+                                                                    ObservedLink]:
+    names = {raw.index: raw.name for raw in raws}
+    out: dict[tuple[Side, str], ObservedLink] = {}
+    for raw in raws:
+        kind, info = _info(raw, names)
+        spec = LinkSpec(
+            name=raw.name, side=side, kind=kind, info=info, up=bool(raw.flags & IFF_UP),
+            master=names.get(raw.master) if raw.master else None, mtu=raw.mtu, mac=raw.mac,
+            addresses=tuple(addresses.get(raw.index, ())), addrgenmode_none=raw.addrgen_none,
+            group=raw.group, brport=raw.brport if raw.master else None)
+        out[(side, raw.name)] = ObservedLink(spec, raw.index, raw.kind,
+                                             peer_index=raw.link if kind is LinkKind.VETH else 0)
+    return out
+
+
+def _resolve_veth_peers(links: dict[tuple[Side, str], ObservedLink]) -> None:
+    """Name the cross-namespace peer of each veth (router <-> host) by ifindex."""
+    from dataclasses import replace
+    by_index = {(key[0], link.ifindex): link for key, link in links.items()}
+    for key, link in list(links.items()):
+        info = link.spec.info
+        if not isinstance(info, VethInfo) or info.peer:
+            if isinstance(info, VethInfo):
+                links[key] = replace(link, spec=replace(link.spec, info=VethInfo(
+                    peer=info.peer, peer_side=key[0])))
+            continue
+        other = Side.HOST if key[0] is Side.ROUTER else Side.ROUTER
+        peer = by_index.get((other, link.peer_index))
+        if peer is not None and peer.peer_index == link.ifindex:
+            links[key] = replace(link, spec=replace(link.spec, info=VethInfo(
+                peer=peer.spec.name, peer_side=other)))
+
+
+def observe(desired: DesiredState, *, host_names: Optional[set[str]] = None) -> ObservedState:
+    """Read the router and host namespaces.
+
+    Every link of the router namespace is read; from the host namespace only the
+    links named in the desired state or in ``host_names`` (the ownership record)
+    are kept, so a busy host does not slow the diff down.
+    """
+    runtime = desired.runtime
+    links: dict[tuple[Side, str], ObservedLink] = {}
+    routes: tuple[RouteSpec, ...] = ()
+    exists = nsfd.exists(runtime.netns)
+    if exists:
+        with wire.open_socket(runtime.netns) as sock:
+            raws = dump_links(sock)
+            addresses = dump_addresses(sock)
+            if desired.routes:
+                routes = dump_routes(sock, Side.ROUTER)
+        links.update(links_to_specs(raws, Side.ROUTER, addresses))
+    wanted_host = {s.name for s in desired.links if s.side is Side.HOST}
+    wanted_host |= {s.name for s in desired.links if s.kind is LinkKind.PHYSICAL}
+    wanted_host |= {str(getattr(s.info, 'parent', '')) for s in desired.links} - {''}
+    wanted_host |= host_names or set()
+    with wire.open_socket(runtime.host_netns) as sock:
+        raws = [raw for raw in dump_links(sock) if raw.name in wanted_host]
+        addresses = dump_addresses(sock) if raws else {}
+    links.update(links_to_specs(raws, Side.HOST, addresses))
+    _resolve_veth_peers(links)
+    sysctls: dict[tuple[Side, str], Optional[str]] = {}
+    if exists:
+        sysctls = {(s.side, s.key): v for s, v in
+                   zip(desired.sysctls, sysctl.read_many(runtime.netns,
+                                                         [s.key for s in desired.sysctls]))}
+    return ObservedState(netns_exists=exists, links=links, routes=routes, sysctls=sysctls)
