@@ -215,13 +215,11 @@ def _immutable_difference(want: LinkSpec, link: ObservedLink) -> str:
     if have.kind is not want.kind:
         return f"kind {link.kind_name or 'physical'} -> {want.kind.value}"
     if have.info != want.info:
-        return f"{want.kind.value} settings {_info_text(have)} -> {_info_text(want)}"
+        fields = getattr(want.info, "__dataclass_fields__", {})
+        differ = [f"{want.kind.value} {k} {getattr(have.info, k)} -> {getattr(want.info, k)}"
+                  for k in fields if getattr(have.info, k) != getattr(want.info, k)]
+        return ", ".join(differ)
     return ""
-
-
-def _info_text(spec: LinkSpec) -> str:
-    fields = getattr(spec.info, "__dataclass_fields__", {})
-    return " ".join(f"{k} {getattr(spec.info, k)}" for k in fields) or "-"
 
 
 def _effective_group(want: LinkSpec) -> Optional[int]:
