@@ -10,7 +10,6 @@ nothing here is fatal to the node).
 
 from __future__ import annotations
 
-import enum
 import http.client
 import json
 import os
@@ -21,49 +20,13 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Optional
 
-from evpn_boot.errors import ErrorKind, EvpnBootError
+from evpn_boot.k8s.failures import ApiError, Failure, classify_status
 from evpn_boot.k8s.kubeconfig import Credentials
 
+__all__ = ["MERGE_PATCH", "ApiClient", "ApiError", "Failure", "build_ssl_context",
+           "classify_status"]
+
 MERGE_PATCH = "application/merge-patch+json"
-
-
-class Failure(enum.Enum):
-    """Why an API call failed, grouped the way an operator acts on it."""
-
-    NO_KUBECONFIG = "no usable kubeconfig"
-    UNREACHABLE = "API server unreachable"
-    TLS = "TLS failure"
-    UNAUTHORIZED = "401 Unauthorized (credentials rejected)"
-    FORBIDDEN = "403 Forbidden (credentials may not do this)"
-    NOT_FOUND = "404 Not Found (Node not registered yet)"
-    CONFLICT = "409 Conflict"
-    SERVER_ERROR = "5xx server error"
-    BAD_RESPONSE = "unexpected response"
-
-
-class ApiError(EvpnBootError):
-    """One failed API call; ``failure`` classifies it, ``str()`` names call and cause."""
-
-    kind = ErrorKind.RUNTIME
-
-    def __init__(self, failure: Failure, message: str, status: Optional[int] = None) -> None:
-        super().__init__(message, retryable=True)
-        self.failure = failure
-        self.status = status
-
-
-def classify_status(status: int) -> Failure:
-    if status == 401:
-        return Failure.UNAUTHORIZED
-    if status == 403:
-        return Failure.FORBIDDEN
-    if status == 404:
-        return Failure.NOT_FOUND
-    if status == 409:
-        return Failure.CONFLICT
-    if status >= 500:
-        return Failure.SERVER_ERROR
-    return Failure.BAD_RESPONSE
 
 
 def build_ssl_context(creds: Credentials) -> ssl.SSLContext:

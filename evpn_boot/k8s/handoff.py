@@ -22,7 +22,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from evpn_boot.k8s.client import Failure
+from evpn_boot.k8s.failures import Failure
 
 PREFIX = "evpn-boot.io/"
 ANN_STATE = PREFIX + "state"

@@ -118,3 +118,14 @@ def test_backoff_is_bounded_jittered_and_resets() -> None:
     assert backoff.next_delay() <= 1.0
     with pytest.raises(ValueError, match="invalid backoff"):
         Backoff(initial=0)
+
+
+def test_state_machine_imports_no_networking() -> None:
+    import subprocess
+    import sys
+    code = ("import sys, evpn_boot.k8s.handoff, evpn_boot.k8s.backoff; "
+            "print(sorted(m for m in ('ssl', 'http.client', 'socket', 'yaml') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
