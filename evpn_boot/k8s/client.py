@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from evpn_boot.k8s.failures import ApiError, Failure, classify_status
-from evpn_boot.k8s.kubeconfig import Credentials
+from evpn_boot.k8s.kubeconfig import Credentials, KubeconfigError
 
 __all__ = ["MERGE_PATCH", "ApiClient", "ApiError", "Failure", "build_ssl_context",
            "classify_status"]
@@ -102,7 +102,10 @@ class ApiClient:
         headers = {"Accept": "application/json", "User-Agent": "evpn-boot"}
         if content_type:
             headers["Content-Type"] = content_type
-        token = self.creds.bearer_token()
+        try:
+            token = self.creds.bearer_token()
+        except KubeconfigError as exc:
+            raise ApiError(Failure.NO_KUBECONFIG, str(exc)) from exc
         if token:
             headers["Authorization"] = f"Bearer {token}"
         server_hostname = self.creds.tls_server_name or None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Sequence
@@ -162,7 +163,10 @@ class HandoffController:
                          else ", ".join(self.search_path))
                 raise ApiError(Failure.NO_KUBECONFIG, f"no usable kubeconfig in {where}")
             log.debug("handoff: using kubeconfig %s (server %s)", creds.source, creds.server)
-            self._client = self._client_factory(creds)
+            try:
+                self._client = self._client_factory(creds)
+            except (ssl.SSLError, ValueError) as exc:   # e.g. CA data that is not PEM
+                raise ApiError(Failure.TLS, f"set up TLS from {creds.source}: {exc}") from exc
         return self._client
 
     def _emit(self, notes: list[Note]) -> None:

@@ -312,3 +312,28 @@ def test_runs_in_a_thread_and_stops(api: FakeApiServer,
     stop2.set()
     worker.join(2)
     assert not worker.is_alive()
+
+
+def test_broken_credentials_are_retried_not_fatal(
+        api: FakeApiServer, write_kubeconfig: Callable[..., Path], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    import base64
+
+    import yaml
+    path = write_kubeconfig(api)
+    document = yaml.safe_load(path.read_text())
+    good_ca = document["clusters"][0]["cluster"]["certificate-authority-data"]
+    document["clusters"][0]["cluster"]["certificate-authority-data"] = \
+        base64.b64encode(b"not a certificate").decode()
+    path.write_text(yaml.safe_dump(document))
+    controller, clock = make(path, Hook()), Clock()
+    steps(controller, clock, 3)
+    assert len(messages(caplog, "set up TLS from")) == 1
+    document["clusters"][0]["cluster"]["certificate-authority-data"] = good_ca
+    document["users"][0]["user"] = {"tokenFile": "missing-token"}
+    path.write_text(yaml.safe_dump(document))
+    steps(controller, clock, 3)                              # token file unreadable
+    assert len(messages(caplog, "missing-token")) == 1
+    assert controller.phase is Phase.WAITING_FOR_API
+    write_kubeconfig(api, path=path)
+    run_until(controller, clock, lambda: controller.phase is Phase.PUBLISHED)
