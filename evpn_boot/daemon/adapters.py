@@ -8,7 +8,6 @@ fails with a message naming it.
 
 from __future__ import annotations
 
-import importlib
 import json
 import select
 import time
@@ -17,7 +16,7 @@ from typing import Any, Callable, Optional
 
 from evpn_boot.daemon.ports import ConvergeReport, DriftWatch, Handoff, Target
 from evpn_boot.desired.model import DesiredState
-from evpn_boot.errors import ErrorKind, EvpnBootError
+from evpn_boot.errors import EvpnBootError
 
 
 class RealClock:
@@ -38,27 +37,30 @@ class NetlinkDataplane:
     """Dataplane onto :mod:`evpn_boot.netlink.engine` (observe, plan, apply, verify)."""
 
     def preflight(self, desired: DesiredState) -> None:
-        engine = _engine()
-        engine.preflight(desired)
+        # The engine's converge runs the same checks under its lock; running them
+        # first, alone, is what lets the daemon say "preflight failed" (exit 1)
+        # before anything is touched.
+        from evpn_boot.netlink import engine, preflight
+        from evpn_boot.plan import diff
+        from evpn_boot.state import store
+        ownership = store.load(desired.runtime.state_dir)
+        observed = engine.observe(desired, ownership)
+        preflight.check(desired, observed, ownership, diff.diff(desired, observed, ownership))
 
     def converge(self, desired: DesiredState) -> ConvergeReport:
-        result = _engine().converge(desired)
-        operations = int(getattr(result, "operations", 0) or 0)
-        summary = str(getattr(result, "summary", "") or "")
-        return ConvergeReport(operations, summary)
+        from evpn_boot.netlink import engine
+        result = engine.converge(desired)
+        summary = ", ".join(f"{n} {action}" for action, n in sorted(result.changes.items()))
+        return ConvergeReport(result.operations, summary)
 
     def watch(self, desired: DesiredState) -> Sequence[DriftWatch]:
-        watches: Sequence[DriftWatch] = _engine().watch(desired)
-        return watches
-
-
-def _engine() -> Any:
-    try:
-        engine = importlib.import_module("evpn_boot.netlink.engine")
-    except ImportError as exc:
-        raise EvpnBootError(f"run: the dataplane engine (evpn_boot.netlink.engine) is not "
-                            f"available: {exc}", kind=ErrorKind.RUNTIME) from exc
-    return engine
+        from evpn_boot.netlink import events
+        try:
+            return events.watch(desired)
+        except OSError as exc:
+            raise EvpnBootError(f"subscribe to netlink notifications in "
+                                f"{desired.runtime.netns!r}/{desired.runtime.host_netns!r}: "
+                                f"{exc}") from exc
 
 
 # ------------------------------------------------------------------------- FRR

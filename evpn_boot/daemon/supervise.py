@@ -33,8 +33,13 @@ def brief(exc: EvpnBootError) -> str:
     if isinstance(exc, ConfigError) and exc.problems:
         more = len(exc.problems) - 1
         return f"{exc.source}: {exc.problems[0]}" + (f" (+{more} more)" if more else "")
-    text = str(exc)
-    return text.splitlines()[0] if text else type(exc).__name__
+    lines = [line.strip(" -") for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if lines[0].endswith(":") and len(lines) > 1:
+        more = len(lines) - 2
+        return f"{lines[0]} {lines[1]}" + (f" (+{more} more)" if more else "")
+    return lines[0]
 
 
 class Supervisor:
