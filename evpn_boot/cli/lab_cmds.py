@@ -124,7 +124,7 @@ def up(*, l2: Optional[bool], vnis: int, frr_mode: str, timeout: float, prefix: 
                f"FRR: {node_frr}")
     click.echo("look around:")
     dirs = {name: Path(d) for name, d in result.record.frr_dirs.items()}
-    for line in look_around(topo, dirs):
+    for line in look_around(topo, dirs, result.record.container):
         click.echo(f"  {line}")
     click.echo(f"remove it: evpn-boot lab down        (lab up took "
                f"{time.monotonic() - started:.1f}s)")
@@ -158,7 +158,13 @@ def status(as_json: bool, prefix: str, lab_dir: Path) -> None:
     frr = report.get("frr")
     assert isinstance(frr, dict)
     for name, info in frr.items():
-        click.echo(f"  FRR {name}: {info}")
+        assert isinstance(info, dict)
+        if "container" in info:
+            click.echo(f"  FRR {name}: podman container {info['container']} "
+                       f"({'running' if info['running'] else 'NOT running'})")
+        else:
+            click.echo(f"  FRR {name}: {', '.join(info['daemons']) or 'NO daemon'} running "
+                       f"(vty sockets in {info['run_dir']})")
     if "leaf_bgp" in report:
         click.echo(f"  leaf BGP: {report['leaf_bgp']}")
 

@@ -266,9 +266,10 @@ def node_vtep() -> str:
     return str(addressing.vtep_address(VTEP_CIDR, NODE_INDEX).ip)
 
 
-def look_around(topo: Topology, frr_dirs: dict[str, Path]) -> list[str]:
+def look_around(topo: Topology, frr_dirs: dict[str, Path], container: str = "") -> list[str]:
     """Commands a newcomer can paste to explore the running lab."""
     leaf_vty = frr_dirs.get("leaf")
+    node_vty = frr_dirs.get("node")
     lines = [
         f"ip netns exec {topo.probe_netns} ping -c 3 {topo.probe_target}"
         "   # remote host -> pod, over VXLAN",
@@ -278,5 +279,9 @@ def look_around(topo: Topology, frr_dirs: dict[str, Path]) -> list[str]:
     ]
     if leaf_vty is not None:
         lines.append(f"vtysh --vty_socket {leaf_vty} -c 'show bgp l2vpn evpn'   # the leaf")
+    if container:
+        lines.append(f"podman exec {container} vtysh -c 'show bgp summary'   # the node's FRR")
+    elif node_vty is not None:
+        lines.append(f"vtysh --vty_socket {node_vty} -c 'show bgp summary'   # the node's FRR")
     lines.append(f"cat {topo.config_path}   # the node's generated evpn-boot config")
     return lines
