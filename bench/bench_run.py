@@ -30,8 +30,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support import netns as netns_support  # noqa: E402
 from tests.support.daemon_proc import DaemonProcess, NotifyListener, node_config  # noqa: E402
 from tests.support.netns import ip, netns_factory  # noqa: E402
+
+# Not "ebt": a test session starting meanwhile sweeps every ebt* namespace.
+netns_support.PREFIX = "evb"
 
 RSS_TARGET_MB = 60.0
 DRIFT_TARGET_S = 1.0
