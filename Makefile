@@ -33,3 +33,16 @@ lab: deps  ## first command on a fresh machine: install everything, bring the EV
 
 lab-down: ## remove the lab (also after a failed or interrupted `make lab`)
 	$(VENV)/bin/evpn-boot lab down
+
+.PHONY: deb rpm image units
+deb: ## Debian package -> dist/evpn-boot_*.deb (bundled deps; wheelhouse cached)
+	packaging/build-deb
+
+rpm: ## RPM (noarch) -> dist/evpn-boot-*.noarch.rpm (Fedora macros shimmed on Debian)
+	packaging/build-rpm
+
+image: ## evpn-boot's container image (BASE=image, default: a local debootstrap base)
+	packaging/build-image
+
+units: ## regenerate systemd/ from the unit templates
+	scripts/render-units
