@@ -110,7 +110,7 @@ def test_replacement_says_why_in_words() -> None:
     # Undesired router links and owned host links go; vni120 is replaced.
     assert set(deletes) == {"vni120", "vni999", "br-hs-999"}
     assert "cannot change in place" in deletes["vni120"].reason
-    assert "vni 121" in deletes["vni120"].reason and "vni 120" in deletes["vni120"].reason
+    assert "vxlan vni 121 -> 120" in deletes["vni120"].reason
     assert deletes["vni999"].reason == "not in the configuration"
     order = [(op.action, op.name) for op in plan.ops]
     assert order.index((Action.DELETE, "vni120")) < order.index((Action.CREATE, "vni120"))
