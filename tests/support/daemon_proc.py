@@ -18,7 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Optional
 
-EVPN_BOOT = str(Path(sys.executable).with_name("evpn-boot"))
+_SCRIPT = Path(sys.executable).with_name("evpn-boot")
+#: The installed entry point (what the unit runs); the module when it is not installed.
+EVPN_BOOT = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "evpn_boot.cli.main"]
 
 Message = dict[str, str]
 
@@ -89,7 +91,7 @@ class DaemonProcess:
         self._log_file = open(log, "w")  # noqa: SIM115 - closed in stop()
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [EVPN_BOOT, "-c", str(config), "run", *args, "--log-level", "debug"],
+            [*EVPN_BOOT, "-c", str(config), "run", *args, "--log-level", "debug"],
             stdout=self._log_file, stderr=subprocess.STDOUT, env=full_env)
 
     def signal(self, signum: int) -> None:
