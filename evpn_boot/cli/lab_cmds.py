@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +33,9 @@ class StepPrinter:
         self._close()
         self.count += 1
         click.echo(f"[{self.count:2d}] {title} ...", nl=False)
+        # Flush now: stdout to a pipe is block-buffered, and a process forked
+        # meanwhile (pyroute2 opens namespaces that way) would print it again.
+        sys.stdout.flush()
         self.open_line = True
         start = time.monotonic()
         try:
@@ -50,6 +55,7 @@ class StepPrinter:
     def info(self, text: str) -> None:
         self._close()
         click.echo(f"     {text}")
+        sys.stdout.flush()
 
     def _close(self) -> None:
         if self.open_line:
@@ -61,6 +67,17 @@ def _require_root() -> None:
     if os.geteuid() != 0:
         raise EvpnBootError("lab: needs root (it creates network namespaces and starts FRR)",
                             kind=ErrorKind.PREFLIGHT)
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM interrupts like Ctrl-C, so a killed ``lab up`` still removes what it made."""
+    owner = os.getpid()
+
+    def handler(signum: int, frame: object) -> None:
+        if os.getpid() != owner:   # a forked helper (pyroute2's netns child): just exit
+            os._exit(128 + signum)
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, handler)
 
 
 _variant = click.option("--l2/--l3", "l2", default=None,
@@ -104,6 +121,7 @@ def up(*, l2: Optional[bool], vnis: int, frr_mode: str, timeout: float, prefix: 
     """Build the lab, run the real evpn-boot apply + FRR, and prove it with a ping."""
     from evpn_boot.lab.orchestrate import up as lab_up
     _require_root()
+    _interrupt_on_sigterm()
     started = time.monotonic()
     printer = StepPrinter()
     params = _params(l2, vnis, prefix, lab_dir, printer)
