@@ -40,19 +40,17 @@ def dataplane_status(desired: DesiredState) -> dict[str, Any]:
     ``in_sync: null`` with the reason, never a guess.
     """
     try:
-        from evpn_boot.netlink import engine  # type: ignore[attr-defined]
+        from evpn_boot.netlink import engine
         plan = engine.plan(desired)
     except ImportError:
         return {"in_sync": None, "pending": None, "error": "dataplane engine not available"}
     except Exception as exc:  # report, do not fail the whole status
         return {"in_sync": None, "pending": None, "error": f"{type(exc).__name__}: {exc}"}
-    ops = getattr(plan, "operations", None) or getattr(plan, "ops", None)
+    ops = getattr(plan, "ops", None)
     if ops is None:
-        try:
-            ops = list(plan)
-        except TypeError:
-            ops = []
-    return {"in_sync": len(ops) == 0, "pending": len(ops), "error": None}
+        return {"in_sync": None, "pending": None, "error": "dataplane plan has no operations"}
+    return {"in_sync": len(ops) == 0, "pending": len(ops), "error": None,
+            "summary": dict(plan.summary()) if hasattr(plan, "summary") else {}}
 
 
 def status_document(desired: DesiredState) -> dict[str, Any]:

@@ -170,6 +170,8 @@ def wait_ready(podman: Podman, name: str, asn: int, timeout_s: float) -> None:
                 return
             last = (result.stderr or "config not loaded yet").strip()[-200:]
         if time.monotonic() >= deadline:
-            raise EvpnBootError(f"FRR container {name} not ready after {timeout_s:.0f}s: "
-                                f"{last}", kind=ErrorKind.RUNTIME, retryable=True)
+            logs = podman.logs(name, tail=15) if state.exists else ""
+            raise EvpnBootError(f"FRR container {name} not ready after {timeout_s:.0f}s "
+                                f"({state.status}): {last}\ncontainer log:\n{logs}",
+                                kind=ErrorKind.RUNTIME, retryable=True)
         time.sleep(0.5)

@@ -65,18 +65,20 @@ def parse_evpn_vnis(data: Any) -> list[dict[str, Any]]:
     for vni in items:
         if not isinstance(vni, dict) or "vni" not in vni:
             continue
+        # FRR 8.4 lists the remote VTEPs under "numRemoteVteps"; 10.x has a count
+        # there and dicts under "remoteVteps".
         remote = vni.get("numRemoteVteps")
-        vteps = vni.get("remoteVteps") or []
+        vteps = vni.get("remoteVteps") or (remote if isinstance(remote, list) else [])
+        vteps = sorted(v.get("ip", "") if isinstance(v, dict) else str(v) for v in vteps)
         vnis.append({
             "vni": vni["vni"],
             "type": vni.get("type", ""),
             "vrf": vni.get("tenantVrf") or vni.get("vrf") or "",
             "vxlan_if": vni.get("vxlanInterface") or vni.get("vxlanIntf") or "",
-            "local_vtep": vni.get("localVtepIp", ""),
+            "local_vtep": vni.get("vtepIp") or vni.get("localVtepIp") or "",
             "macs": vni.get("numMacs", 0),
             "arp_nd": vni.get("numArpNd", 0),
-            "remote_vteps": sorted(v.get("ip", "") if isinstance(v, dict) else str(v)
-                                   for v in vteps),
+            "remote_vteps": vteps,
             "remote_vtep_count": remote if isinstance(remote, int) else len(vteps),
         })
     return sorted(vnis, key=lambda v: int(v["vni"]))

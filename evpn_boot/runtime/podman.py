@@ -175,6 +175,12 @@ class Podman:
         return self._run(["exec", name, *argv], f"exec {argv[0]} in container {name}",
                          check=False, timeout=timeout)
 
+    def logs(self, name: str, tail: int = 20) -> str:
+        """The container's last output lines (for error messages)."""
+        result = self._run(["logs", "--tail", str(tail), name], f"read logs of {name}",
+                           check=False)
+        return (result.stdout + result.stderr).strip()
+
     def run_oneshot(self, image: str, argv: Sequence[str], mounts: Mapping[Path, str], *,
                     capabilities: Sequence[str] = (), timeout: float = 120.0) -> ExecResult:
         """Run ``argv`` in a throwaway container of ``image``: no network, mounts
