@@ -13,7 +13,7 @@ from pathlib import Path
 
 from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.frr.validate import CommandValidator, FrrValidator
-from evpn_boot.runtime.podman import Podman
+from evpn_boot.runtime.podman import FRR_CAPABILITIES, Podman
 
 HOST_BGPD = Path("/usr/lib/frr/bgpd")
 _CHECK_DIR = "/check"
@@ -58,12 +58,13 @@ class ImageRunner:
 
     def __call__(self, argv: list[str], conf: Path) -> tuple[int, str]:
         # As on the host, bgpd reads its file after dropping root: check a copy
-        # the frr group may read, made inside the scratch container.
+        # the frr group may read, made inside the scratch container.  bgpd wants
+        # its usual privileges even for -C; the container has no network.
         copy = f"/tmp/{conf.name}"
         cmd = ["/bin/sh", "-c", f'install -m 0640 -g frr "$0" {copy} && exec "$@"',
                f"{_CHECK_DIR}/{conf.name}", *[a.replace("{conf}", copy) for a in argv]]
         result = self.podman.run_oneshot(self.image, cmd, {conf.parent: _CHECK_DIR},
-                                         capabilities=("CHOWN", "SETUID", "SETGID"))
+                                         capabilities=FRR_CAPABILITIES)
         if result.returncode in (125, 126, 127):  # podman/entrypoint failure, not FRR's
             raise EvpnBootError(f"run {argv[0]} in image {self.image} to check {conf}: "
                                 f"{result.stderr.strip()[-300:]}", kind=ErrorKind.RUNTIME)

@@ -107,7 +107,13 @@ class CommandValidator:
         rc, out = self.runner(list(VTYSH_DRYRUN), conf)
         problems = vtysh_problems(rc, out)
         if not problems:
-            _, out = self.runner(list(BGPD_CHECK), conf)
+            rc, out = self.runner(list(BGPD_CHECK), conf)
+            if rc != 0:
+                # bgpd -C exits 0 whatever the config says; anything else means it
+                # did not run (privileges, missing libraries): never "accepted".
+                raise EvpnBootError(f"check {conf.name} with bgpd ({self.where}): bgpd -C "
+                                    f"exited {rc}: {out.strip()[-300:]}",
+                                    kind=ErrorKind.RUNTIME)
             if "can't open configuration file" in out or "failed to open" in out:
                 # bgpd checked nothing: never let that pass as "accepted".
                 raise EvpnBootError(f"check {conf.name} with bgpd ({self.where}): bgpd could "
