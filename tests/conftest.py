@@ -16,12 +16,14 @@ from tests.support import netns as netns_support
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if netns_support.is_root() and shutil.which("ip"):
+        netns_support.register_session()
         netns_support.sweep()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if netns_support.is_root() and shutil.which("ip"):
         left = netns_support.sweep()
+        netns_support.unregister_session()
         if left:
             print(f"\nWARNING: swept namespaces a test left behind: {left}")
 

@@ -1,12 +1,15 @@
 """Throwaway network namespaces for the root tiers.
 
-Every namespace a test makes is named ``ebt<run>-<name>`` so a crashed run's
-leftovers are recognisable and swept at session start and end.  Tests may use
-``ip`` here (only product code is limited to pyroute2).
+Every namespace a test makes is named ``ebt<session><n>-<role>``; the session id
+is registered with the pytest process's PID under ``/run/evpn-boot-tests/``, so
+the sweep removes a crashed run's leftovers but never the namespaces of another
+test session that is still running.  Tests may use ``ip`` here (only product
+code is limited to pyroute2).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import shutil
@@ -14,9 +17,13 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 from typing import Optional
 
 PREFIX = "ebt"
+SESSION = secrets.token_hex(2)
+SESSIONS_DIR = Path("/run/evpn-boot-tests")
+_factories = itertools.count()
 
 
 def run(*args: str, netns: Optional[str] = None, check: bool = True,
@@ -45,11 +52,32 @@ def delete_netns(name: str) -> None:
     run("ip", "netns", "del", name, check=False)
 
 
+def register_session() -> None:
+    SESSIONS_DIR.mkdir(parents=True, exist_ok=True)
+    (SESSIONS_DIR / SESSION).write_text(str(os.getpid()))
+
+
+def unregister_session() -> None:
+    (SESSIONS_DIR / SESSION).unlink(missing_ok=True)
+
+
+def _session_alive(session: str) -> bool:
+    if session == SESSION:
+        return False  # ours: the caller decides (sweeps at our own end)
+    try:
+        pid = int((SESSIONS_DIR / session).read_text())
+    except (OSError, ValueError):
+        return False
+    return Path(f"/proc/{pid}").exists()
+
+
 def sweep(prefix: str = PREFIX) -> list[str]:
-    """Delete every namespace a test run left behind; returns their names."""
-    gone = [ns for ns in list_netns() if ns.startswith(prefix)]
-    for ns in gone:
-        delete_netns(ns)
+    """Delete namespaces of this session and of dead sessions; returns their names."""
+    gone = []
+    for ns in list_netns():
+        if ns.startswith(prefix) and not _session_alive(ns[len(prefix):len(prefix) + 4]):
+            delete_netns(ns)
+            gone.append(ns)
     return gone
 
 
@@ -57,7 +85,7 @@ class NetnsFactory:
     """Makes uniquely named namespaces and deletes them all at the end."""
 
     def __init__(self) -> None:
-        self.run_id = secrets.token_hex(2)
+        self.run_id = f"{SESSION}{next(_factories):x}"
         self.made: list[str] = []
 
     def __call__(self, role: str) -> str:
@@ -98,7 +126,7 @@ def kernel_supports(kind: str) -> bool:
     """Can this kernel create a link of ``kind``?  Tried in a scratch namespace."""
     if not is_root() or shutil.which("ip") is None:
         return False
-    name = f"{PREFIX}probe-{secrets.token_hex(2)}"
+    name = f"{PREFIX}{SESSION}p-probe-{kind}"
     run("ip", "netns", "add", name)
     try:
         extra = {"vrf": ["table", "10"], "vxlan": ["id", "1", "dstport", "4789"],
