@@ -131,12 +131,11 @@ class K8sHandoff:
     """Handoff onto :class:`evpn_boot.k8s.controller.HandoffController`."""
 
     def __init__(self, target: Target, release: Callable[[], None]) -> None:
-        from evpn_boot.k8s.controller import HandoffController, identity_for
-        desired = target.desired
-        identity = identity_for(desired.node.name, target.digest, desired.runtime.netns,
-                                desired.node.index)
-        self.controller = HandoffController(identity, _Hook(release),
-                                            kubeconfig_path=target.config.handoff.kubeconfig)
+        from evpn_boot.k8s.controller import controller_for
+        controller = controller_for(True, target.config.handoff.kubeconfig, target.desired,
+                                    target.digest, _Hook(release))
+        assert controller is not None
+        self.controller = controller
         self._due: Optional[float] = 0.0
 
     @property

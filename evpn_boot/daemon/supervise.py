@@ -124,6 +124,7 @@ class Supervisor:
         for fd in self.pulse.wait(list(by_fd), timeout):
             if by_fd[fd].drain() and self.drift_since is None:
                 self.drift_since = self.ports.clock.monotonic()
+                log.debug("netlink notification: checking for drift")
 
     def _close_watches(self) -> None:
         for watch in self.watches:
@@ -135,6 +136,7 @@ class Supervisor:
     def repair(self, why: str) -> None:
         clock = self.ports.clock
         self.drift_since = None
+        began = clock.monotonic()
         try:
             report = self.ports.dataplane.converge(self.target.desired)
         except EvpnBootError as exc:
@@ -151,10 +153,14 @@ class Supervisor:
             log.info("dataplane repaired after %d failed attempts", self.failures)
             self.failures = 0
             self.ports.notifier.status(ready_status(self.started))
+        took = clock.monotonic() - began
         if report.operations:
             self.repairs += 1
-            log.warning("dataplane drift repaired (%s): %d operations%s", why,
-                        report.operations, f" ({report.summary})" if report.summary else "")
+            log.warning("dataplane drift repaired (%s): %d operations%s in %.0f ms", why,
+                        report.operations, f" ({report.summary})" if report.summary else "",
+                        took * 1000)
+        else:
+            log.debug("no drift (%s): converge found nothing to do in %.0f ms", why, took * 1000)
 
     # ----------------------------------------------------------------- FRR
 

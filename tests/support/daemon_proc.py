@@ -137,11 +137,13 @@ def daemon(config: Path, notify: NotifyListener, log: Path, **kw: object) -> Ite
 def node_config(*, host_netns: str, router_netns: str, workdir: Path, vnis: list[int],
                 require: str = "applied", timeout_s: float = 120,
                 neighbor: str = "192.168.11.2", host_bridge_vni: Optional[int] = None,
-                extra: str = "") -> str:
+                kubeconfig: Optional[Path] = None, extra: str = "") -> str:
     """A node config whose host is a throwaway netns with a veth ``eth1`` as underlay NIC."""
     l2 = "".join(
         f"\n[[l2vni]]\nvni = {v}\n" + ("host_bridge = true\n" if v == host_bridge_vni else "")
         for v in vnis)
+    handoff = (f'enabled = true\nkubeconfig = "{kubeconfig}"' if kubeconfig is not None
+               else "enabled = false")
     return f"""
 [node]
 index = 3
@@ -173,5 +175,5 @@ require = "{require}"
 timeout_s = {timeout_s}
 
 [handoff]
-enabled = false
+{handoff}
 {extra}"""
