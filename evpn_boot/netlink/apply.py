@@ -91,7 +91,7 @@ def _by_name(name: str, flags: int = 0, change: int = 0) -> bytes:
 class Executor:
     """Runs one Plan; ``record_host_links`` is called before host links are created."""
 
-    def __init__(self, plan: Plan, observed: ObservedState, netns: str, host_netns: str,
+    def __init__(self, plan: Plan, observed: ObservedState, netns: str, host_netns: str, *,
                  record_host_links: Callable[[tuple[str, ...]], None],
                  record_nic: Callable[[], None]) -> None:
         self.plan = plan
@@ -102,6 +102,7 @@ class Executor:
         self.index: dict[Side, dict[str, int]] = {Side.ROUTER: {}, Side.HOST: {}}
         for (side, name), link in observed.links.items():
             self.index[side][name] = link.ifindex
+        self._last_index = 0
         self.errors: list[str] = []
         self.socks: dict[Side, wire.Socket] = {}
 
@@ -122,10 +123,14 @@ class Executor:
 
     def _refresh(self, side: Side) -> None:
         self.index[side] = {raw.name: raw.index for raw in dump_links(self._sock(side))}
+        if side is Side.ROUTER:
+            self._last_index = 0
 
     def _next_index(self) -> int:
-        used = self.index[Side.ROUTER].values()
-        return max(used, default=1) + 1
+        if self._last_index == 0:
+            self._last_index = max(self.index[Side.ROUTER].values(), default=1)
+        self._last_index += 1
+        return self._last_index
 
     def close(self) -> None:
         for sock in self.socks.values():

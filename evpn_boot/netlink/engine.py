@@ -90,7 +90,8 @@ def converge(desired: DesiredState, *, check: bool = True) -> ApplyResult:
             store.save(runtime.state_dir, ownership)
         try:
             result = Executor(the_plan, observed, runtime.netns, runtime.host_netns,
-                              record_host_links, record_nic).run()
+                              record_host_links=record_host_links,
+                              record_nic=record_nic).run()
         except OSError as exc:
             raise EvpnBootError(f"applying the dataplane: {exc}", retryable=True) from exc
         _verify(desired, holder["ownership"])

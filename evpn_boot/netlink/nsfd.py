@@ -15,7 +15,7 @@ import ctypes
 import ctypes.util
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 NETNS_RUN_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
@@ -109,10 +109,8 @@ def delete(name: str) -> None:
     if not os.path.exists(target):
         return
     _libc.umount2(target.encode(), MNT_DETACH)
-    try:
+    with suppress(FileNotFoundError):
         os.unlink(target)
-    except FileNotFoundError:
-        pass
 
 
 def list_names() -> list[str]:

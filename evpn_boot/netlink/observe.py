@@ -43,6 +43,7 @@ IFLA_LINKINFO, IFLA_AF_SPEC, IFLA_GROUP, IFLA_LINK_NETNSID = 18, 26, 27, 37
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_DATA = 1, 2, 5
 IFLA_BRPORT_LEARNING, IFLA_BRPORT_NEIGH_SUPPRESS = 8, 32
 IFLA_INET6_ADDR_GEN_MODE = 8
+RTEXT_FILTER_SKIP_STATS = 1 << 3
 _KINDS = {"vrf": LinkKind.VRF, "bridge": LinkKind.BRIDGE, "vxlan": LinkKind.VXLAN,
           "veth": LinkKind.VETH, "vlan": LinkKind.VLAN, "macvlan": LinkKind.MACVLAN}
 _MACVLAN_MODES = {1: "private", 2: "vepa", 4: "bridge", 8: "passthru", 16: "source"}
@@ -89,7 +90,7 @@ class RawLink:
                 self.addrgen_none = mode is not None and mode[0] == 1
 
 
-def _info(raw: RawLink, names: dict[int, str]) -> tuple[LinkKind, KindInfo]:
+def _info(raw: RawLink, names: dict[int, str]) -> tuple[LinkKind, KindInfo]:  # noqa: PLR0911
     data = raw.info_data
     if raw.name == "lo":
         return LinkKind.LOOPBACK, LoopbackInfo()
@@ -124,7 +125,10 @@ def _info(raw: RawLink, names: dict[int, str]) -> tuple[LinkKind, KindInfo]:
 
 
 def dump_links(sock: wire.Socket) -> list[RawLink]:
-    return [RawLink(msg) for _t, msg in sock.dump(wire.RTM_GETLINK, wire.ifinfo())]
+    # IFLA_EXT_MASK = RTEXT_FILTER_SKIP_STATS: counters are half of each message
+    # and the planner never reads them.
+    request = wire.ifinfo() + wire.encode_attrs([(29, RTEXT_FILTER_SKIP_STATS)])
+    return [RawLink(msg) for _t, msg in sock.dump(wire.RTM_GETLINK, request)]
 
 
 def dump_addresses(sock: wire.Socket) -> dict[int, list[IPInterface]]:

@@ -76,7 +76,7 @@ def _probe(sock: wire.Socket, kind: LinkKind) -> bool:
         attrs.append((5, _index(sock, "probep")))
     info: wire.Attrs = [(1, kind.value)] + ([(2, data)] if data else [])
     try:
-        sock.call(wire.RTM_NEWLINK, flags, wire.ifinfo() + wire.encode_attrs(attrs + [(18, info)]))
+        sock.call(wire.RTM_NEWLINK, flags, wire.ifinfo() + wire.encode_attrs([*attrs, (18, info)]))
     except OSError:
         return False
     return True

@@ -64,7 +64,8 @@ def _pad(n: int) -> int:
 def encode_attrs(attrs: Iterable[tuple[int, AttrValue]]) -> bytes:
     """Encode attributes; ints are u32, strs NUL-terminated, lists nested."""
     out = bytearray()
-    for kind, value in attrs:
+    for attr_type, value in attrs:
+        kind = attr_type
         if isinstance(value, list):
             payload = encode_attrs(value)
             kind |= NLA_F_NESTED
@@ -99,7 +100,7 @@ def ifaddr(family: int, prefixlen: int, index: int, scope: int = 0) -> bytes:
     return _IFADDR.pack(family, prefixlen, 0, scope, index)
 
 
-def rtmsg(family: int, dst_len: int, table: int, rtype: int, scope: int = 0,
+def rtmsg(family: int, dst_len: int, table: int, rtype: int, *, scope: int = 0,
           protocol: int = 4) -> bytes:
     return _RTMSG.pack(family, dst_len, 0, 0, table if table < 256 else 252, protocol, scope,
                        rtype, 0)

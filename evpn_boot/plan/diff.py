@@ -81,7 +81,8 @@ def _underlay(desired: DesiredState) -> Optional[LinkSpec]:
     return None
 
 
-def diff(desired: DesiredState, observed: ObservedState, ownership: Ownership) -> Plan:
+def diff(desired: DesiredState, observed: ObservedState,  # noqa: PLR0912, PLR0915
+         ownership: Ownership) -> Plan:
     ops: list[Op] = []
     unchanged: list[str] = []
     if not observed.netns_exists:
@@ -153,9 +154,9 @@ def diff(desired: DesiredState, observed: ObservedState, ownership: Ownership) -
             ops.append(_create(want, wanted, "re-created" if key in replaced else ""))
             continue
         changes = _mutable_changes(want, link)
-        if replaced and want.master is not None and (want.side, want.master) in replaced:
-            if not any(c.attr == "master" for c in changes):
-                changes.append(Change("master", want.master, f"{want.master} (re-created)"))
+        if replaced and want.master is not None and (want.side, want.master) in replaced \
+                and not any(c.attr == "master" for c in changes):
+            changes.append(Change("master", want.master, f"{want.master} (re-created)"))
         if changes:
             ops.append(Op(Action.SET, want.side, want.name, spec=want, changes=tuple(changes)))
         observed_addrs = set(_managed_addresses(link, want))

@@ -41,12 +41,12 @@ def _link(raw: dict[str, Any]) -> ObservedLink:
     kind = LinkKind(raw["kind"])
     side = Side(raw.get("side", "router"))
     info: Any = {
-        LinkKind.BRIDGE: lambda: BridgeInfo(),
+        LinkKind.BRIDGE: BridgeInfo,
         LinkKind.VXLAN: lambda: VxlanInfo(vni=raw["vni"], local=ipaddress.ip_address(
             raw.get("local", "100.65.0.3")), port=raw.get("port", 4789), learning=False),
         LinkKind.VETH: lambda: VethInfo(peer=raw["peer"], peer_side=Side(raw["peer_side"])),
-        LinkKind.LOOPBACK: lambda: LoopbackInfo(),
-        LinkKind.PHYSICAL: lambda: PhysicalInfo(),
+        LinkKind.LOOPBACK: LoopbackInfo,
+        LinkKind.PHYSICAL: PhysicalInfo,
     }[kind]()
     brport = raw.get("brport")
     spec = LinkSpec(
