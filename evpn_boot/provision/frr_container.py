@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evpn_boot.runtime.podman import (
+from evpn_boot.runtime.spec import (
     CONTAINER_CONFIG_DIR,
     LABEL_MANAGED,
     LABEL_SPEC,
