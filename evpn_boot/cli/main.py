@@ -54,14 +54,26 @@ RESERVED = ("plan", "apply", "teardown", "status", "render", "run", "lab", "expo
             "install-units")
 
 
+#: A lazy group's registry: name -> ("module:attribute" of a click.Command, help).
+Registry = dict[str, tuple[str, str]]
+
+
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported only when invoked."""
+    """A group whose subcommands are imported only when invoked.
+
+    ``registry`` maps each name to its target and one-line help, so listing the
+    commands (``--help``) imports none of them.
+    """
+
+    def __init__(self, *args: Any, registry: Optional[Registry] = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.registry: Registry = COMMANDS if registry is None else registry
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted(self.registry)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
-        entry = COMMANDS.get(cmd_name)
+        entry = self.registry.get(cmd_name)
         if entry is None:
             return None
         module_name, attr = entry[0].split(":")
@@ -70,7 +82,7 @@ class LazyGroup(click.Group):
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        rows = [(name, self.registry[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

@@ -6,10 +6,9 @@ formats add theirs by registering in :data:`RENDERERS`).
 
 from __future__ import annotations
 
-import importlib
-from typing import Optional
-
 import click
+
+from evpn_boot.cli.main import LazyGroup
 
 #: subcommand -> ("module:attribute" of a click.Command, one-line help); loaded on use.
 RENDERERS: dict[str, tuple[str, str]] = {
@@ -23,24 +22,6 @@ RENDERERS: dict[str, tuple[str, str]] = {
 }
 
 
-class _LazyRenderGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(RENDERERS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
-        entry = RENDERERS.get(cmd_name)
-        if entry is None:
-            return None
-        module_name, attr = entry[0].split(":")
-        command = getattr(importlib.import_module(module_name), attr)
-        assert isinstance(command, click.Command)
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        with formatter.section("Commands"):
-            formatter.write_dl([(name, RENDERERS[name][1]) for name in sorted(RENDERERS)])
-
-
-@click.group(cls=_LazyRenderGroup)
+@click.group(cls=LazyGroup, registry=RENDERERS)
 def render() -> None:
     """Print a rendered artefact (FRR config, provisioning files) to stdout."""
