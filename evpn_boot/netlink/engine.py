@@ -120,6 +120,7 @@ def teardown(runtime: Runtime) -> list[str]:
         try:
             if ownership.nic is not None:
                 done += _return_nic(ownership, netns, host)
+            done += _delete_subinterfaces(netns)
             with wire.open_socket(host) as sock:
                 for raw in observe_mod.dump_links(sock):
                     if raw.name in ownership.host_links and raw.group == HOST_LINK_GROUP:
@@ -135,6 +136,28 @@ def teardown(runtime: Runtime) -> list[str]:
             nsfd.delete(netns)
             done.append(f"- netns {netns}")
         store.remove(runtime.state_dir)
+    return done
+
+
+def _delete_subinterfaces(netns: str) -> list[str]:
+    """Delete the VLAN/macvlan links of the router namespace, synchronously.
+
+    Deleting the namespace would remove them too, but asynchronously (the
+    kernel's namespace cleanup runs later), so the host's parent NIC would stay
+    promiscuous for a while after teardown returned.
+    """
+    if not netns or not nsfd.exists(netns):
+        return []
+    done = []
+    with wire.open_socket(netns) as sock:
+        for raw in observe_mod.dump_links(sock):
+            if raw.kind in ("vlan", "macvlan"):
+                try:
+                    sock.call(wire.RTM_DELLINK, 0, wire.ifinfo(raw.index))
+                except OSError as exc:
+                    if not wire.is_missing(exc):
+                        raise
+                done.append(f"- link router/{raw.name}")
     return done
 
 

@@ -10,6 +10,7 @@ Only the attributes the planner compares are decoded.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import struct
 from typing import Optional
@@ -199,6 +200,48 @@ def _resolve_veth_peers(links: dict[tuple[Side, str], ObservedLink]) -> None:
                 peer=peer.spec.name, peer_side=other)))
 
 
+def netnsid_of(sock: wire.Socket, netns: str) -> Optional[int]:
+    """The id ``sock``'s namespace gives ``netns`` ("" = ours), None when it has none.
+
+    A link whose parent (or veth peer) lives in another namespace names that
+    namespace only by this id (``IFLA_LINK_NETNSID``).
+    """
+    fd = nsfd.open_fd(netns)
+    try:
+        # struct rtgenmsg (padded to 4 bytes), then NETNSA_FD.
+        reply = sock.get(wire.RTM_GETNSID, bytes(4) + wire.encode_attrs([(3, fd)]))
+    finally:
+        os.close(fd)
+    attrs = wire.parse_attrs(reply, 20, len(reply))
+    nsid = int(struct.unpack_from("=i", attrs[1])[0]) if 1 in attrs else -1   # NETNSA_NSID
+    return nsid if nsid >= 0 else None
+
+
+def _resolve_parents(links: dict[tuple[Side, str], ObservedLink], raws: list[RawLink],
+                     host_names: dict[int, str], host_nsid: Optional[int]) -> None:
+    """Name the parent of each VLAN/macvlan of the router namespace.
+
+    A parent in the same namespace is named from it (``parent_side`` router); a
+    parent in the host namespace is named from the host's links, but only when
+    the link's netnsid is the host's (an id from elsewhere leaves it unnamed, so
+    the planner sees a different parent and replaces the link).
+    """
+    from dataclasses import replace
+    names = {raw.index: raw.name for raw in raws}
+    for raw in raws:
+        link = links.get((Side.ROUTER, raw.name))
+        if link is None or not isinstance(link.spec.info, (VlanInfo, MacvlanInfo)):
+            continue
+        if raw.link_netnsid is None:
+            parent, side = names.get(raw.link, ""), Side.ROUTER
+        elif host_nsid is not None and raw.link_netnsid == host_nsid:
+            parent, side = host_names.get(raw.link, ""), Side.HOST
+        else:
+            parent, side = "", Side.HOST
+        info = replace(link.spec.info, parent=parent, parent_side=side)
+        links[(Side.ROUTER, raw.name)] = replace(link, spec=replace(link.spec, info=info))
+
+
 def observe(desired: DesiredState, *, host_names: Optional[set[str]] = None) -> ObservedState:
     """Read the router and host namespaces.
 
@@ -210,22 +253,29 @@ def observe(desired: DesiredState, *, host_names: Optional[set[str]] = None) -> 
     links: dict[tuple[Side, str], ObservedLink] = {}
     routes: tuple[RouteSpec, ...] = ()
     exists = nsfd.exists(runtime.netns)
+    router_raws: list[RawLink] = []
+    host_nsid: Optional[int] = None
     if exists:
         with wire.open_socket(runtime.netns) as sock:
-            raws = dump_links(sock)
+            router_raws = dump_links(sock)
             addresses = dump_addresses(sock)
             if desired.routes:
                 routes = dump_routes(sock, Side.ROUTER)
-        links.update(links_to_specs(raws, Side.ROUTER, addresses))
+            if any(raw.kind in ("vlan", "macvlan") and raw.link_netnsid is not None
+                   for raw in router_raws):
+                host_nsid = netnsid_of(sock, runtime.host_netns)
+        links.update(links_to_specs(router_raws, Side.ROUTER, addresses))
     wanted_host = {s.name for s in desired.links if s.side is Side.HOST}
     wanted_host |= {s.name for s in desired.links if s.kind is LinkKind.PHYSICAL}
     wanted_host |= {str(getattr(s.info, 'parent', '')) for s in desired.links} - {''}
     wanted_host |= host_names or set()
     with wire.open_socket(runtime.host_netns) as sock:
-        raws = [raw for raw in dump_links(sock) if raw.name in wanted_host]
+        all_host = dump_links(sock)
+        raws = [raw for raw in all_host if raw.name in wanted_host]
         addresses = dump_addresses(sock) if raws else {}
     links.update(links_to_specs(raws, Side.HOST, addresses))
     _resolve_veth_peers(links)
+    _resolve_parents(links, router_raws, {raw.index: raw.name for raw in all_host}, host_nsid)
     sysctls: dict[tuple[Side, str], Optional[str]] = {}
     if exists:
         sysctls = {(s.side, s.key): v for s, v in

@@ -43,6 +43,7 @@ NLM_F_CREATE = 0x400
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
+RTM_GETNSID = 90
 
 NLA_F_NESTED = 0x8000
 _HDR = struct.Struct("=LHHLL")
@@ -104,6 +105,11 @@ def rtmsg(family: int, dst_len: int, table: int, rtype: int, *, scope: int = 0,
           protocol: int = 4) -> bytes:
     return _RTMSG.pack(family, dst_len, 0, 0, table if table < 256 else 252, protocol, scope,
                        rtype, 0)
+
+
+def frame(msg_type: int, flags: int, seq: int, body: bytes) -> bytes:
+    """One complete netlink message: the 16-byte header, then ``body``."""
+    return _HDR.pack(_HDR.size + len(body), msg_type, flags, seq, 0) + body
 
 
 def parse_attrs(data: bytes | memoryview, offset: int, end: int) -> dict[int, memoryview]:
@@ -172,8 +178,7 @@ class Socket:
         """Yield ``(type, message)`` for each reply of one dump request."""
         self.seq += 1
         seq = self.seq
-        self.sock.send(_HDR.pack(_HDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP,
-                                 seq, 0) + body)
+        self.sock.send(frame(msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, body))
         while True:
             n = self.sock.recv_into(self._buf)
             data = memoryview(self._buf)[:n].tobytes()
@@ -191,6 +196,24 @@ class Socket:
                     yield mtype, memoryview(data)[offset:offset + length]
                 offset += (length + 3) & ~3
 
+    def get(self, msg_type: int, body: bytes) -> memoryview:
+        """One request answered by one message (e.g. RTM_GETNSID); returns the reply."""
+        self.seq += 1
+        seq = self.seq
+        self.sock.send(frame(msg_type, NLM_F_REQUEST, seq, body))
+        while True:
+            n = self.sock.recv_into(self._buf)
+            data = memoryview(self._buf)[:n].tobytes()
+            offset = 0
+            while offset + 16 <= n:
+                length, mtype, _flags, mseq, _pid = _HDR.unpack_from(data, offset)
+                if mseq == seq:
+                    if mtype == NLMSG_ERROR:
+                        raise NetlinkError(-struct.unpack_from("=i", data, offset + 16)[0]
+                                           or errno.EPROTO)
+                    return memoryview(data)[offset:offset + length]
+                offset += (length + 3) & ~3
+
     # --------------------------------------------------------------- batches
     def batch(self, requests: list[Request]) -> list[tuple[Request, Optional[NetlinkError]]]:
         """Send every request (acked), pipelined; return each with its error or None.
@@ -205,9 +228,8 @@ class Socket:
         for request in requests:
             self.seq += 1
             by_seq[self.seq] = request
-            chunk += _HDR.pack(_HDR.size + len(request.body), request.msg_type,
-                               request.flags | NLM_F_REQUEST | NLM_F_ACK, self.seq, 0)
-            chunk += request.body
+            chunk += frame(request.msg_type, request.flags | NLM_F_REQUEST | NLM_F_ACK,
+                           self.seq, request.body)
             pending += 1
             if len(chunk) > 16384:
                 self.sock.send(bytes(chunk))
