@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import time
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,9 @@ from evpn_boot.cli.config_cmds import derive_for_node, load
 from evpn_boot.cli.main import Context
 from evpn_boot.desired.model import Runtime
 from evpn_boot.errors import EXIT_CHANGES_PENDING
+
+if TYPE_CHECKING:
+    from evpn_boot.frr.lifecycle import FrrResult
 
 
 @click.command("plan")
@@ -57,7 +61,13 @@ def apply(ctx: Context, skip_frr: bool) -> None:
     except ImportError:
         click.echo("frr: skipped (evpn_boot.frr.lifecycle is not available in this build)")
         return
-    lifecycle.converge_frr(desired)
+    click.echo(frr_summary(lifecycle.converge_frr(desired)))
+
+
+def frr_summary(result: FrrResult) -> str:
+    """One line saying what converging FRR did (started/reloaded/restarted/unchanged)."""
+    wrote = f", wrote {', '.join(sorted(result.written))}" if result.written else ""
+    return f"frr: {result.action} (container {result.container}{wrote})"
 
 
 @click.command("teardown")

@@ -135,4 +135,4 @@ def main(argv: Optional[list[str]] = None) -> Any:
 
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    main()
+    sys.exit(main())
