@@ -81,12 +81,25 @@ def _underlay(desired: DesiredState) -> Optional[LinkSpec]:
     return None
 
 
-def diff(desired: DesiredState, observed: ObservedState,  # noqa: PLR0912, PLR0915
-         ownership: Ownership) -> Plan:
+def diff(desired: DesiredState, observed: ObservedState, ownership: Ownership) -> Plan:
+    """The ordered ops that take ``observed`` to ``desired`` (see the module rules)."""
     ops: list[Op] = []
-    unchanged: list[str] = []
     if not observed.netns_exists:
         ops.append(Op(Action.CREATE_NETNS, Side.ROUTER, desired.runtime.netns))
+    ops += _sysctl_ops(desired, observed)
+    wanted = {spec.key: spec for spec in desired.links}
+    links = dict(observed.links)
+    ops += _underlay_nic(desired, observed, ownership, wanted, links)
+    ops += _undesired_deletes(links, wanted, ownership)
+    link_ops, unchanged = _desired_link_ops(desired, wanted, links)
+    ops += link_ops
+    ops += _route_ops(desired, observed)
+    staged = sorted((_staged(op) for op in ops), key=lambda op: op.stage)
+    return Plan(ops=tuple(staged), unchanged=tuple(unchanged))
+
+
+def _sysctl_ops(desired: DesiredState, observed: ObservedState) -> list[Op]:
+    ops = []
     for sysctl in desired.sysctls:
         current = observed.sysctls.get((sysctl.side, sysctl.key))
         if current is None and not sysctl.required and observed.netns_exists:
@@ -95,23 +108,38 @@ def diff(desired: DesiredState, observed: ObservedState,  # noqa: PLR0912, PLR09
             ops.append(Op(Action.SYSCTL, sysctl.side, sysctl.key, value=sysctl.value,
                           changes=(Change("value", current or "unset", sysctl.value),),
                           reason="" if sysctl.required else OPTIONAL))
+    return ops
 
-    wanted = {spec.key: spec for spec in desired.links}
-    links = dict(observed.links)
+
+def _underlay_nic(desired: DesiredState, observed: ObservedState, ownership: Ownership,
+                  wanted: dict[tuple[Side, str], LinkSpec],
+                  links: dict[tuple[Side, str], ObservedLink]) -> list[Op]:
+    """Want the moved NIC as the host had it; plan the move if it is still there.
+
+    Updates ``wanted`` and ``links`` in place: after a planned move, the NIC is
+    treated as already in the router namespace (down, without addresses), so
+    the link pass re-adds its addresses and brings it up.
+    """
     nic = nic_record(desired, observed, ownership)
     underlay = _underlay(desired)
-    if underlay is not None and nic is not None:
-        # Desired addresses/MTU of the moved NIC: what it had on the host.
-        wanted[underlay.key] = _with(underlay, addresses=nic.addresses,
-                                     mtu=underlay.mtu or nic.mtu)
-        if underlay.key not in links and (Side.HOST, underlay.name) in links:
-            ops.append(Op(Action.MOVE_NIC, Side.ROUTER, underlay.name, spec=underlay))
-            moved = links.pop((Side.HOST, underlay.name))
-            links[underlay.key] = ObservedLink(
-                _with(moved.spec, side=Side.ROUTER, addresses=(), up=False),
-                ifindex=moved.ifindex, kind_name=moved.kind_name)
+    if underlay is None or nic is None:
+        return []
+    wanted[underlay.key] = _with(underlay, addresses=nic.addresses,
+                                 mtu=underlay.mtu or nic.mtu)
+    if underlay.key in links or (Side.HOST, underlay.name) not in links:
+        return []
+    moved = links.pop((Side.HOST, underlay.name))
+    links[underlay.key] = ObservedLink(
+        _with(moved.spec, side=Side.ROUTER, addresses=(), up=False),
+        ifindex=moved.ifindex, kind_name=moved.kind_name)
+    return [Op(Action.MOVE_NIC, Side.ROUTER, underlay.name, spec=underlay)]
 
-    replaced: set[tuple[Side, str]] = set()
+
+def _undesired_deletes(links: dict[tuple[Side, str], ObservedLink],
+                       wanted: dict[tuple[Side, str], LinkSpec],
+                       ownership: Ownership) -> list[Op]:
+    """Delete what is ours and not desired; never ``lo``, the NIC or foreign host links."""
+    ops = []
     for key, old in sorted(links.items(), key=lambda kv: (kv[0][0].value, kv[0][1])):
         side, name = key
         if key in wanted:
@@ -123,35 +151,28 @@ def diff(desired: DesiredState, observed: ObservedState,  # noqa: PLR0912, PLR09
         if _is_peer_of_deleted(old, links, wanted):
             continue
         ops.append(Op(Action.DELETE, side, name, reason="not in the configuration"))
+    return ops
 
+
+def _desired_link_ops(desired: DesiredState, wanted: dict[tuple[Side, str], LinkSpec],
+                      links: dict[tuple[Side, str], ObservedLink]
+                      ) -> tuple[list[Op], list[str]]:
+    """Create, replace or change each desired link; also the '=' list of links in sync."""
+    ops: list[Op] = []
+    unchanged: list[str] = []
+    replaced: set[tuple[Side, str]] = set()
     for spec in desired.links:
-        key = spec.key
-        want = wanted[key]
-        link = links.get(key)
-        if link is None and want.kind is LinkKind.LOOPBACK:
-            # A namespace not created yet has a loopback, down, without addresses.
-            link = ObservedLink(_with(want, up=False, addresses=()), ifindex=1, kind_name="")
+        want = wanted[spec.key]
+        link = _current(want, links.get(spec.key))
         if link is not None:
             why = _immutable_difference(want, link)
             if why:
                 ops.append(Op(Action.DELETE, want.side, want.name,
                               reason=f"replaced: {why} cannot change in place"))
-                replaced.add(key)
+                replaced.add(spec.key)
                 link = None
         if link is None:
-            if want.kind is LinkKind.VETH and want.side is Side.HOST:
-                # Created (or re-created) together with its router end.
-                router_end = _veth_peer(want)
-                if router_end in wanted and (router_end not in links or router_end in replaced):
-                    continue
-                ops.append(Op(Action.DELETE, Side.ROUTER, router_end[1],
-                              reason="replaced: its veth peer is missing"))
-                replaced.add(router_end)
-                ops.append(_create(wanted[router_end], wanted, "re-created with its peer"))
-                continue
-            if want.kind is LinkKind.PHYSICAL:
-                continue    # preflight reports a missing NIC
-            ops.append(_create(want, wanted, "re-created" if key in replaced else ""))
+            ops += _missing_link_ops(want, wanted, links, replaced)
             continue
         changes = _mutable_changes(want, link)
         if replaced and want.master is not None and (want.side, want.master) in replaced \
@@ -159,23 +180,54 @@ def diff(desired: DesiredState, observed: ObservedState,  # noqa: PLR0912, PLR09
             changes.append(Change("master", want.master, f"{want.master} (re-created)"))
         if changes:
             ops.append(Op(Action.SET, want.side, want.name, spec=want, changes=tuple(changes)))
-        observed_addrs = set(_managed_addresses(link, want))
-        if want.addresses is not None:
-            for address in sorted(set(want.addresses) - observed_addrs, key=str):
-                ops.append(Op(Action.ADD_ADDR, want.side, want.name, address=address))
-            for address in sorted(observed_addrs - set(want.addresses), key=str):
-                ops.append(Op(Action.DEL_ADDR, want.side, want.name, address=address))
-        if not changes and (want.addresses is None
-                            or observed_addrs == set(want.addresses)):
+        address_ops = _address_ops(want, link)
+        ops += address_ops
+        if not changes and not address_ops:
             unchanged.append(f"{want.side.value}/{want.name}")
+    return ops, unchanged
 
+
+def _current(want: LinkSpec, link: Optional[ObservedLink]) -> Optional[ObservedLink]:
+    """The observed link; a namespace not created yet has a loopback, down, bare."""
+    if link is None and want.kind is LinkKind.LOOPBACK:
+        return ObservedLink(_with(want, up=False, addresses=()), ifindex=1, kind_name="")
+    return link
+
+
+def _missing_link_ops(want: LinkSpec, wanted: dict[tuple[Side, str], LinkSpec],
+                      links: dict[tuple[Side, str], ObservedLink],
+                      replaced: set[tuple[Side, str]]) -> list[Op]:
+    """Ops for a desired link that does not exist (or was just planned for replacement)."""
+    if want.kind is LinkKind.PHYSICAL:
+        return []    # preflight reports a missing NIC
+    if want.kind is not LinkKind.VETH or want.side is not Side.HOST:
+        return [_create(want, wanted, "re-created" if want.key in replaced else "")]
+    # A host veth end is created (or re-created) together with its router end.
+    router_end = _veth_peer(want)
+    if router_end in wanted and (router_end not in links or router_end in replaced):
+        return []
+    replaced.add(router_end)
+    return [Op(Action.DELETE, Side.ROUTER, router_end[1],
+               reason="replaced: its veth peer is missing"),
+            _create(wanted[router_end], wanted, "re-created with its peer")]
+
+
+def _address_ops(want: LinkSpec, link: ObservedLink) -> list[Op]:
+    """Add the missing managed addresses, remove the extra ones (None = unmanaged)."""
+    if want.addresses is None:
+        return []
+    observed_addrs = set(_managed_addresses(link, want))
+    ops = [Op(Action.ADD_ADDR, want.side, want.name, address=address)
+           for address in sorted(set(want.addresses) - observed_addrs, key=str)]
+    ops += [Op(Action.DEL_ADDR, want.side, want.name, address=address)
+            for address in sorted(observed_addrs - set(want.addresses), key=str)]
+    return ops
+
+
+def _route_ops(desired: DesiredState, observed: ObservedState) -> list[Op]:
     routes_now = set(observed.routes)
-    for route in desired.routes:
-        if route not in routes_now:
-            ops.append(Op(Action.ADD_ROUTE, route.side, str(route.dst), route=route))
-    ops = [_staged(op) for op in ops]
-    ops.sort(key=lambda op: op.stage)
-    return Plan(ops=tuple(ops), unchanged=tuple(unchanged))
+    return [Op(Action.ADD_ROUTE, route.side, str(route.dst), route=route)
+            for route in desired.routes if route not in routes_now]
 
 
 def _staged(op: Op) -> Op:
