@@ -162,6 +162,10 @@ def test_apply_l2_example_then_idempotent_then_teardown_restores_host(lab: Lab) 
     before = snapshot(lab.host)
     pending = lab.cli("plan", "--exit-code", check=False)
     assert pending.returncode == 3 and "+ link router/vni110" in pending.stdout
+    as_module = subprocess.run([sys.executable, "-m", "evpn_boot.cli.main", "-c",
+                                str(lab.config), "plan", "--exit-code"], check=False,
+                               capture_output=True, text=True, timeout=60)
+    assert as_module.returncode == 3, as_module.stderr   # `python -m` keeps the exit code
     out = lab.cli("apply", "--skip-frr").stdout
     assert "applied" in out and "verified" in out
     check_l2_dataplane(lab)
