@@ -6,10 +6,11 @@ ordering kubelet depends on, a reboot and the installed package together.
 
 Flow (``python -m tests.vm.harness``, also what ``make e2e-vm`` runs):
 
-1. ``tests/vm/build-image``: a bookworm disk image with the distribution kernel,
-   cached under ``/var/cache/evpn-boot-tests/vm/`` keyed on its inputs;
-2. the FRR container image (``scripts/build-frr-image``) saved to an archive,
+1. the FRR container image (``scripts/build-frr-image``) saved to an archive,
    cached keyed on the image id;
+2. ``tests/vm/build-image``: a bookworm disk image with the distribution kernel
+   and that FRR image preloaded, cached under ``/var/cache/evpn-boot-tests/vm/``
+   keyed on its inputs;
 3. the project package: the ``.deb`` from ``make deb``;
 4. a per-run *payload* disk (ext4, label ``E2E-PAYLOAD``) with those artefacts
    and ``tests/vm/guest/`` (the scenario's units and checks);
@@ -90,9 +91,10 @@ def _run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, check=True, text=True, stdout=subprocess.PIPE, **kw)
 
 
-def build_base_image() -> Path:
-    """The cached OS image (builds it on a miss, ~4 minutes)."""
-    out = _run([str(HERE / "build-image"), str(CACHE)]).stdout.strip().splitlines()
+def build_base_image(frr_archive: Path) -> Path:
+    """The cached OS image with the FRR image preloaded (builds it on a miss, ~3 min)."""
+    out = _run([str(HERE / "build-image"), str(CACHE), str(frr_archive)]
+               ).stdout.strip().splitlines()
     return Path(out[-1])
 
 
@@ -166,17 +168,13 @@ def parse_console(text: str, result: RunResult) -> None:
             result.finished = True
 
 
-def make_payload(workdir: Path, deb: Path, frr_tag: str, frr_archive: Path) -> Path:
-    """The per-run payload disk: guest scripts, the .deb, the FRR image."""
+def make_payload(workdir: Path, deb: Path, frr_tag: str) -> Path:
+    """The per-run payload disk: guest scripts, the .deb, the FRR image's tag."""
     root = workdir / "payload"
     shutil.copytree(GUEST, root)
     shutil.copy2(deb, root / "evpn-boot.deb")
-    try:
-        os.link(frr_archive, root / "frr-image.tar")
-    except OSError:
-        shutil.copy2(frr_archive, root / "frr-image.tar")
     (root / "frr-image.tag").write_text(frr_tag + "\n")
-    size_mb = int((frr_archive.stat().st_size + deb.stat().st_size) / 2**20) + 64
+    size_mb = int(deb.stat().st_size / 2**20) + 32
     img = workdir / "payload.img"
     _run(["mkfs.ext4", "-q", "-F", "-L", "E2E-PAYLOAD", "-d", str(root), str(img),
           f"{size_mb}M"])
@@ -246,14 +244,14 @@ def run(timeout_s: float = 900, keep: bool = False) -> RunResult:
     if missing:
         raise RuntimeError("cannot run the VM tier, missing: " + ", ".join(missing))
     t0 = time.monotonic()
-    image_dir = build_base_image()
     frr_tag, archive = frr_image_archive()
+    image_dir = build_base_image(archive)
     deb = project_package()
     build_s = time.monotonic() - t0
     CACHE.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=CACHE))
     try:
-        payload = make_payload(workdir, deb, frr_tag, archive)
+        payload = make_payload(workdir, deb, frr_tag)
         result = boot(image_dir, payload, workdir, timeout_s)
         result.metrics["host.artefacts_s"] = round(build_s, 1)
         result.metrics["host.vm_wall_s"] = round(result.wall_s, 1)

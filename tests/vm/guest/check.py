@@ -45,7 +45,12 @@ def emit(rec: dict[str, Any]) -> None:
     print("EVPN-E2E " + json.dumps(rec, sort_keys=True), flush=True)
 
 
+FAILED: list[str] = []
+
+
 def check(name: str, ok: bool, detail: str = "") -> bool:
+    if not ok:
+        FAILED.append(name)
     emit({"kind": "check", "name": name, "ok": bool(ok), "detail": detail[:600]})
     return bool(ok)
 
@@ -319,6 +324,17 @@ def degraded() -> None:
           f"{len(hits)} journal entries mention degraded; first: {hits[:1]}")
 
 
+def diagnostics() -> None:
+    """After a failed check: what the host cannot see otherwise (console only)."""
+    for cmd in (["systemctl", "--failed", "--no-pager"],
+                ["journalctl", "-b", "--no-pager", "-n", "60", "-u", "evpn-boot.service",
+                 "-u", "evpn-boot-frr.service", "-u", "evpn-e2e-lab.service"],
+                ["ip", "-n", ROUTER, "-br", "link"], ["ip", "netns", "list"]):
+        proc = sh(*cmd, timeout=60)
+        for line in (proc.stdout + proc.stderr).splitlines():
+            note(f"[{cmd[0]}] {line}")
+
+
 def run() -> None:
     phase = (STATE / "phase").read_text().strip()
     note(f"checks of phase {phase}")
@@ -341,6 +357,8 @@ def run() -> None:
     except Exception:  # report and move on: the host must get an answer
         check(f"{phase}.checker", False, traceback.format_exc()[-500:])
     finally:
+        if FAILED:
+            diagnostics()
         (STATE / "phase").write_text(nxt + "\n")
         if nxt == "done":
             emit({"kind": "done"})
