@@ -81,6 +81,9 @@ def teardown(ctx: Context) -> None:
         netns=runtime.netns, host_netns=runtime.host_netns, state_dir=runtime.state_dir,
         run_dir=runtime.run_dir, frr_image="", frr_config_dir=loaded.config.frr.config_dir,
         frr_container=loaded.config.frr.container_name))
+    from evpn_boot.state import release
+    if release.clear(runtime.run_dir):     # the next `run` carries the node again
+        done.append(f"- release record {release.release_path(runtime.run_dir)}")
     for line in done:
         click.echo(line)
     click.echo("teardown: done" if done else "teardown: nothing to remove")

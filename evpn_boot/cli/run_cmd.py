@@ -57,6 +57,7 @@ def run(ctx: Context, no_frr: bool, log_level: Optional[str]) -> None:
         clock=adapters.RealClock(),
         frr=None if no_frr else adapters.PodmanFrr(),
         handoff=adapters.k8s_handoff,
+        ledger=adapters.RunDirLedger(),
     )
     signals = SignalInbox()
     try:

@@ -119,9 +119,40 @@ class PodmanFrr:
                 for s in parse_bgp_summary({"default": data})}
 
     def release(self, desired: DesiredState) -> None:
-        # SIGTERM lets bgpd close sessions itself; peers with graceful restart keep
-        # our routes as stale while the in-cluster FRR takes over.
-        self.podman.stop(desired.runtime.frr_container)
+        """Stop FRR so that peers keep forwarding to us and the kernel keeps its state.
+
+        The container's init gets SIGKILL, so the kernel kills every FRR daemon
+        at once and none of them runs its exit path.  That is the point:
+
+        * bgpd's SIGTERM path (``bgp_terminate()`` in FRRouting/frr
+          bgpd/bgpd.c) sends each peer a Cease NOTIFICATION, subcode "Peer
+          De-configured", in FRR 8.4.  A NOTIFICATION ends RFC 4724 graceful
+          restart and the peer flushes our routes; with RFC 8538's N-bit
+          (``bgp graceful-restart notification``, FRR >= 8.3, PR #11183) that
+          subcode is sent as a Hard Reset (``bgp_notify_send_hard_reset()`` in
+          bgpd/bgp_packet.c, RFC 8538 section 5.1), which flushes them too.
+          Later FRR skips that NOTIFICATION for GR-capable peers, but that is
+          disputed upstream (PR #18262 reverts it), and bgpd still withdraws
+          its EVPN state from zebra on the way out.
+        * zebra's SIGTERM path removes what it installed (routes, and with
+          bgpd gone the EVPN remote MACs/VTEPs in the FDB) unless started with
+          ``-r``; killed, it removes nothing.
+        * Killed, bgpd's TCP sessions are closed by the kernel without a
+          NOTIFICATION.  A peer with graceful restart treats that as a restart
+          (RFC 4724 section 4.2): it keeps our routes, marked stale, for the
+          restart time we advertised (FRR's default: 120 s), and the
+          reconciler's FRR refreshes them when it comes up with the same
+          router ID.
+
+        This works the same for any FRR version and any init inside the image.
+        Idempotent: a container that is already stopped or gone is left as it is.
+        """
+        name = desired.runtime.frr_container
+        state = self.podman.inspect(name)
+        if not state.running:
+            return
+        self.podman.kill(name, "KILL")
+        self.podman.wait(name)
 
 
 # --------------------------------------------------------------------- handoff
@@ -130,10 +161,21 @@ class PodmanFrr:
 class K8sHandoff:
     """Handoff onto :class:`evpn_boot.k8s.controller.HandoffController`."""
 
-    def __init__(self, target: Target, release: Callable[[], None]) -> None:
-        from evpn_boot.k8s.controller import controller_for
-        controller = controller_for(True, target.config.handoff.kubeconfig, target.desired,
-                                    target.digest, _Hook(release))
+    def __init__(self, target: Target, release: Callable[[], None], *,
+                 released: bool = False) -> None:
+        from evpn_boot.k8s.controller import HandoffController, controller_for, identity_for
+        from evpn_boot.k8s.handoff import Phase
+        controller: Optional[HandoffController]
+        if released:
+            # Released earlier in this boot: only re-assert state=released.
+            d = target.desired
+            controller = HandoffController(
+                identity_for(d.node.name, target.digest, d.runtime.netns, d.node.index),
+                _Hook(release), kubeconfig_path=target.config.handoff.kubeconfig,
+                phase=Phase.MARKING_RELEASED)
+        else:
+            controller = controller_for(True, target.config.handoff.kubeconfig, target.desired,
+                                        target.digest, _Hook(release))
         assert controller is not None
         self.controller = controller
         self._due: Optional[float] = 0.0
@@ -157,6 +199,28 @@ class _Hook:
         self._release()
 
 
-def k8s_handoff(target: Target, release: Callable[[], None]) -> Optional[Handoff]:
+def k8s_handoff(target: Target, release: Callable[[], None], *,
+                released: bool = False) -> Optional[Handoff]:
     """The HandoffFactory for the real daemon."""
-    return K8sHandoff(target, release)
+    return K8sHandoff(target, release, released=released)
+
+
+# ---------------------------------------------------------------- release ledger
+
+
+class RunDirLedger:
+    """ReleaseLedger onto :mod:`evpn_boot.state.release` (a file in ``runtime.run_dir``)."""
+
+    def released(self, desired: DesiredState) -> Optional[str]:
+        from evpn_boot.state import release
+        record = release.load(desired.runtime.run_dir)
+        return None if record is None else record.released_at
+
+    def record(self, target: Target) -> None:
+        from datetime import datetime, timezone
+
+        from evpn_boot.state import release
+        rt = target.desired.runtime
+        release.save(rt.run_dir, release.ReleaseRecord(
+            released_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            netns=rt.netns, frr_container=rt.frr_container, config_digest=target.digest))

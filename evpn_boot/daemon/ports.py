@@ -119,8 +119,28 @@ class Handoff(Protocol):
         ...
 
 
-#: Builds the handoff for a target; called with the callback that releases FRR.
-HandoffFactory = Callable[[Target, Callable[[], None]], Optional[Handoff]]
+class HandoffFactory(Protocol):
+    """Builds the handoff for a target; called with the callback that releases FRR.
+
+    ``released=True``: the node was already released during this boot (see
+    :class:`ReleaseLedger`); the handoff then only re-asserts that on the Node
+    and never calls ``release``.
+    """
+
+    def __call__(self, target: Target, release: Callable[[], None], *,
+                 released: bool = False) -> Optional[Handoff]: ...
+
+
+class ReleaseLedger(Protocol):
+    """Remembers until the next reboot that the node was handed over."""
+
+    def released(self, desired: DesiredState) -> Optional[str]:
+        """None when not released during this boot, else when it was (for STATUS=)."""
+        ...
+
+    def record(self, target: Target) -> None:
+        """Note the release; raise EvpnBootError when it cannot be written."""
+        ...
 
 
 class Clock(Protocol):
@@ -142,3 +162,4 @@ class Ports:
     clock: Clock
     frr: Optional[FrrRuntime] = None              # None: --no-frr (dataplane only)
     handoff: Optional[HandoffFactory] = None      # None: handoff disabled or unavailable
+    ledger: Optional[ReleaseLedger] = None        # None: releases are not remembered

@@ -95,13 +95,19 @@ class Pipeline:
     def apply_log_level(self, target: Target) -> None:
         set_level(self.options.log_level or target.config.runtime.log_level.value)
 
-    def start(self) -> Optional[Started]:
-        """Bring the node up; None when asked to stop before READY."""
+    def validate(self) -> Target:
+        """The first phase: read, validate and derive the configuration."""
         self.phase("validate", "validating configuration")
         target = self.loader()
         self.apply_log_level(target)
         log.info("configuration %s is valid (digest %s, %s)", target.path, target.digest,
                  vni_summary(target))
+        return target
+
+    def start(self, target: Optional[Target] = None) -> Optional[Started]:
+        """Bring the node up; None when asked to stop before READY."""
+        if target is None:
+            target = self.validate()
         if self._stopping():
             return None
 

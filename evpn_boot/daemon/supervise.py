@@ -270,11 +270,19 @@ class Supervisor:
         self.handoff = factory(self.target, self._release_frr)
 
     def _release_frr(self) -> None:
-        """The handoff's release hook: from here on the reconciler owns the node."""
+        """The handoff's release hook: from here on the reconciler owns the node.
+
+        FRR is stopped first, then the release is recorded: a crash in between
+        leaves no record, so a restarted evpn-boot carries the node again while
+        the reconciler (which has not seen ``released`` yet) waits.  The other
+        order could leave our FRR running next to the reconciler's.
+        """
         self.releasing = True
         log.info("handoff requested: stopping FRR gracefully, leaving the dataplane in place")
         if self.ports.frr is not None:
             self.ports.frr.release(self.target.desired)
+        if self.ports.ledger is not None:
+            self.ports.ledger.record(self.target)
 
     def step_handoff(self) -> bool:
         handoff = self.handoff
@@ -300,12 +308,52 @@ class Supervisor:
         self.ports.notifier.stopping(text)
 
 
+def stay_released(pipeline: Pipeline, target: Target, since: str) -> int:
+    """``run`` after a release earlier in this boot: READY=1, touch nothing.
+
+    FRR is not started and the dataplane is not repaired: the in-cluster
+    reconciler owns both now.  With handoff enabled, ``state=released`` is
+    re-asserted on the Node (the reconciler may wait for it), then the daemon
+    exits 0 as after the release itself.
+    """
+    ports = pipeline.ports
+    set_phase("released")
+    text = (f"released to the in-cluster reconciler at {since} (this boot): FRR and "
+            f"dataplane left to it, not supervising")
+    log.info("%s", text)
+    ports.notifier.ready(text)
+    factory = ports.handoff
+    handoff = None
+    if factory is not None and target.config.handoff.enabled:
+        handoff = factory(target, _never_release, released=True)
+    while handoff is not None:
+        if pipeline.pulse.stop_requested:
+            break
+        try:
+            if handoff.step():
+                log.info("Node annotation state=released re-asserted")
+                break
+        except EvpnBootError as exc:
+            log.warning("re-asserting state=released failed (will retry): %s", exc)
+        pipeline.pulse.wait([], max(0.05, handoff.interval))
+    ports.notifier.stopping(text)
+    return 0
+
+
+def _never_release() -> None:
+    raise EvpnBootError("release requested again although this node is already released")
+
+
 def run_daemon(ports: Ports, loader: Loader, signals: Signals,
                options: Optional[Options] = None) -> int:
     """The whole of ``evpn-boot run``: pipeline, READY=1, supervision; the exit code."""
     pipeline = Pipeline(ports, loader, signals, options)
     try:
-        started = pipeline.start()
+        target = pipeline.validate()
+        since = ports.ledger.released(target.desired) if ports.ledger is not None else None
+        if since is not None:
+            return stay_released(pipeline, target, since)
+        started = pipeline.start(target)
     except EvpnBootError as exc:
         set_phase("failed")
         ports.notifier.status(f"failed: {brief(exc)}")
@@ -317,4 +365,4 @@ def run_daemon(ports: Ports, loader: Loader, signals: Signals,
     return Supervisor(pipeline, started).run()
 
 
-__all__: Sequence[str] = ("Supervisor", "brief", "run_daemon")
+__all__: Sequence[str] = ("Supervisor", "brief", "run_daemon", "stay_released")

@@ -136,6 +136,20 @@ class Podman:
         self._run(["stop", "--time", str(timeout_s), name], f"stop container {name}",
                   timeout=timeout_s + self.timeout)
 
+    def kill(self, name: str, signal: str = "KILL") -> None:
+        """Send ``signal`` to the container's init (PID 1 of its PID namespace).
+
+        With KILL, the kernel then kills every other process of that namespace
+        too (pid_namespaces(7)): nothing in the container runs exit handlers.
+        podman records the container as stopped by the user, so its restart
+        policy does not bring it back.
+        """
+        self._run(["kill", "--signal", signal, name], f"kill container {name} ({signal})")
+
+    def wait(self, name: str, timeout_s: float = 30.0) -> None:
+        """Block until the container is no longer running."""
+        self._run(["wait", name], f"wait for container {name}", timeout=timeout_s)
+
     def remove(self, name: str) -> None:
         """Remove the container (stopping it first); absent is fine."""
         self._run(["rm", "--force", "--ignore", name], f"remove container {name}")

@@ -1,0 +1,103 @@
+"""The record that this node was released to the in-cluster reconciler during this boot.
+
+After the handoff the reconciler owns the router namespace and runs its own
+FRR.  If evpn-boot is started again before the next reboot (the unit restarts,
+an operator runs ``systemctl restart``), it must not start its FRR again or
+repair the dataplane: two BGP speakers with the same router ID would fight, and
+a "repair" would undo what the reconciler changed.  The record says so.
+
+It lives in ``<run_dir>/released.json``.  ``run_dir`` is ``/run/evpn-boot`` by
+default, a tmpfs that is empty after a reboot, when evpn-boot must carry the
+node again from scratch.  ``evpn-boot teardown`` removes it.  Written like the
+ownership record: temp file, fsync, rename, so a crash leaves either no record
+or a whole one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from evpn_boot.errors import ErrorKind, EvpnBootError
+
+RELEASE_FILE = "released.json"
+
+
+@dataclass(frozen=True)
+class ReleaseRecord:
+    """When and what was released; kept for the STATUS line and for people."""
+
+    released_at: str          # ISO 8601, UTC
+    netns: str
+    frr_container: str
+    config_digest: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"released_at": self.released_at, "netns": self.netns,
+                "frr_container": self.frr_container, "config_digest": self.config_digest}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ReleaseRecord:
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return cls(released_at=str(data["released_at"]), netns=str(data["netns"]),
+                   frr_container=str(data.get("frr_container", "")),
+                   config_digest=str(data.get("config_digest", "")))
+
+
+def release_path(run_dir: Path) -> Path:
+    return run_dir / RELEASE_FILE
+
+
+def load(run_dir: Path) -> Optional[ReleaseRecord]:
+    """The record, or None when this node was not released during this boot."""
+    path = release_path(run_dir)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return ReleaseRecord.from_dict(json.load(handle))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError) as exc:
+        # Unreadable means "a release happened": starting FRR next to the
+        # reconciler's is the worse mistake.  teardown removes the file.
+        raise EvpnBootError(f"read release record {path}: {exc} (remove it, or run "
+                            f"`evpn-boot teardown`, to carry the node again)",
+                            kind=ErrorKind.RUNTIME) from exc
+
+
+def save(run_dir: Path, record: ReleaseRecord) -> None:
+    path = release_path(run_dir)
+    try:
+        run_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".released-", dir=run_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(record.to_dict(), handle, indent=1, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise EvpnBootError(f"write release record {path}: {exc.strerror or exc}",
+                            kind=ErrorKind.RUNTIME) from exc
+
+
+def clear(run_dir: Path) -> bool:
+    """Remove the record; True when there was one."""
+    try:
+        release_path(run_dir).unlink()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise EvpnBootError(f"remove release record {release_path(run_dir)}: "
+                            f"{exc.strerror or exc}", kind=ErrorKind.RUNTIME) from exc
+    return True
