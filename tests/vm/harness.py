@@ -201,7 +201,8 @@ def boot(image_dir: Path, payload: Path, workdir: Path, timeout_s: float) -> Run
     start = time.monotonic()
     log("$ " + " ".join(cmd))
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=_die_with_parent)  # noqa: PLW1509 - no threads here
     seen = 0
     try:
         while proc.poll() is None and time.monotonic() - start < timeout_s:
@@ -225,6 +226,14 @@ def boot(image_dir: Path, payload: Path, workdir: Path, timeout_s: float) -> Run
     if err.strip():
         log("qemu stderr: " + err.strip()[-2000:])
     return result
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGKILL qemu if the harness dies, whatever kills it."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def _echo_marks(console: Path, seen: int) -> int:
@@ -291,6 +300,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the run's overlay")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
+    # SIGTERM (CI cancelling the job) unwinds like Ctrl-C, so qemu is killed
+    # and the run directory removed by the finally blocks.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         result = run(args.timeout, args.keep)
     except (RuntimeError, subprocess.CalledProcessError) as exc:
