@@ -24,7 +24,6 @@ Flow (``python -m tests.vm.harness``, also what ``make e2e-vm`` runs):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -288,10 +287,6 @@ def report(result: RunResult) -> str:
     lines.extend(f"  {k:40} {v}" for k, v in sorted(result.metrics.items()))
     lines.append(f"console log: {result.console}")
     return "\n".join(lines)
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def main(argv: Optional[list[str]] = None) -> int:
