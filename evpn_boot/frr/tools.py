@@ -34,6 +34,9 @@ def host_runner(argv: list[str], conf: Path) -> tuple[int, str]:
     with tempfile.TemporaryDirectory(prefix="evpn-boot-frr-check-") as scratch:
         copy = Path(scratch) / conf.name
         fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        # The service's UMask=0077 narrowed the mode at creation: set it again,
+        # or bgpd (running as frr) cannot read the copy.
+        os.fchmod(fd, 0o640)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(conf.read_text(encoding="utf-8"))
         with contextlib.suppress(LookupError, PermissionError):

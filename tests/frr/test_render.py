@@ -172,3 +172,20 @@ def test_bgpd_output_ignores_other_daemons_lines() -> None:
     problems = bgpd_problems(out, conf)
     assert problems[0].line == 6 and "neighbor x activate" in problems[0].message
     assert "Specify remote-as" in problems[1].message
+
+
+@pytest.mark.frr
+@needs_host_frr
+def test_host_validation_works_under_the_service_umask(tmp_path: Path) -> None:
+    """evpn-boot.service runs with UMask=0077; bgpd (dropping to frr) must still read.
+
+    Found by the VM tier: the check copy was created 0600 and bgpd could not read it.
+    """
+    conf = tmp_path / "frr.conf"
+    conf.write_text((GOLDEN_DIR / "example-l2-only.conf").read_text())
+    conf.chmod(0o600)
+    previous = os.umask(0o077)
+    try:
+        CommandValidator(host_runner, "host FRR").validate(conf)
+    finally:
+        os.umask(previous)
