@@ -53,6 +53,24 @@ def dataplane_status(desired: DesiredState) -> dict[str, Any]:
             "summary": dict(plan.summary()) if hasattr(plan, "summary") else {}}
 
 
+def service_status(desired: DesiredState) -> dict[str, Any]:
+    """What the ``run`` daemon last reported (its STATUS= line), from its run dir."""
+    from evpn_boot.state import service
+    record = service.load(desired.runtime.run_dir)
+    if record is None:
+        return {"state": "unknown", "status": "", "running": False, "ready": False,
+                "degraded": False}
+    running = record.running
+    if not running:
+        state = "stopped"
+    elif record.ready:
+        state = "degraded" if record.degraded else "ready"
+    else:
+        state = "starting"
+    return {"state": state, "status": record.status, "running": running,
+            "ready": record.ready, "degraded": record.degraded, "pid": record.pid}
+
+
 def status_document(desired: DesiredState) -> dict[str, Any]:
     from evpn_boot.frr.status import frr_status
     from evpn_boot.runtime.podman import Podman
@@ -61,6 +79,7 @@ def status_document(desired: DesiredState) -> dict[str, Any]:
     return {
         "node": {"name": desired.node.name, "index": desired.node.index,
                  "vtep": str(desired.node.vtep.ip), "netns": desired.runtime.netns},
+        "service": service_status(desired),
         "dataplane": dataplane_status(desired),
         "frr": frr["container"],
         "bgp": {"sessions": sessions,
@@ -71,6 +90,13 @@ def status_document(desired: DesiredState) -> dict[str, Any]:
     }
 
 
+def _service_line(svc: dict[str, Any]) -> str:
+    if svc["state"] == "unknown":
+        return "service: no status recorded (evpn-boot run has not run this boot)"
+    detail = f" (pid {svc['pid']})" if svc["running"] else " (last status)"
+    return f"service: {svc['state']}{detail}: {svc['status']}"
+
+
 def _text(doc: dict[str, Any]) -> str:
     c = doc["frr"]
     dp = doc["dataplane"]
@@ -78,6 +104,7 @@ def _text(doc: dict[str, Any]) -> str:
             None: f"unknown ({dp['error']})"}[dp["in_sync"]]
     lines = [f"node {doc['node']['name']} (index {doc['node']['index']}, VTEP "
              f"{doc['node']['vtep']}, netns {doc['node']['netns']})",
+             _service_line(doc["service"]),
              f"dataplane: {sync}",
              f"frr container {c['name']}: {c['status']}"
              + (f" since {c['started_at']}" if c["running"] else ""),

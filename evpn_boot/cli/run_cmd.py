@@ -33,9 +33,10 @@ def run(ctx: Context, no_frr: bool, log_level: Optional[str]) -> None:
     SIGTERM leaves the dataplane and FRR running.
     """
     # systemd first: NOTIFY_SOCKET must leave the environment before any child starts.
+    from evpn_boot.daemon.status_record import RecordingNotifier
     from evpn_boot.systemd.logs import setup_logging
     from evpn_boot.systemd.notify import Notifier
-    notifier = Notifier.from_environment()
+    notifier = RecordingNotifier(Notifier.from_environment())
     setup_logging(log_level or "info")
 
     from evpn_boot.cli.config_cmds import derive_for_node
@@ -49,6 +50,7 @@ def run(ctx: Context, no_frr: bool, log_level: Optional[str]) -> None:
     def loader() -> Target:
         loaded = load_config(ctx.config_path)
         desired = derive_for_node(ctx, loaded, read_host=True)
+        notifier.bind(desired.runtime.run_dir)
         return Target(loaded.config, desired, loaded.digest, loaded.path)
 
     ports = Ports(

@@ -22,7 +22,7 @@ import pytest
 
 from tests.frr.conftest import frr_image, podman_env  # noqa: F401 - fixtures
 from tests.frr.native import NativeFrr, have_native_frr
-from tests.support.daemon_proc import NotifyListener, daemon, node_config
+from tests.support.daemon_proc import EVPN_BOOT, NotifyListener, daemon, node_config
 from tests.support.netns import NetnsFactory, ip
 
 pytestmark = [pytest.mark.frr, pytest.mark.slow,
@@ -169,6 +169,17 @@ def test_degraded_ready_after_timeout_then_frr_restarted(
             "readiness any-established: 0/1 underlay sessions Established not met after 6s; "
             "ready anyway")
         assert "readiness any-established not met after 6s" in proc.output()
+
+        # `evpn-boot status` says so too (not only systemd's STATUS= and the journal).
+        shown = subprocess.run([*EVPN_BOOT, "-c", str(fabric.config), "status", "--json"],
+                               capture_output=True, text=True, check=True, timeout=120)
+        service = json.loads(shown.stdout)["service"]
+        assert (service["state"], service["ready"], service["degraded"], service["running"]) == (
+            "degraded", True, True, True), service
+        assert service["status"] == ready["STATUS"]
+        shown = subprocess.run([*EVPN_BOOT, "-c", str(fabric.config), "status"],
+                               capture_output=True, text=True, check=True, timeout=120)
+        assert "service: degraded (pid" in shown.stdout, shown.stdout
 
         # FRR health: the container disappears -> the supervisor brings it back.
         subprocess.run(["podman", "rm", "--force", "--time", "0", fabric.container],

@@ -1,0 +1,69 @@
+"""The running service's last reported status, for ``evpn-boot status``.
+
+systemd keeps the STATUS= line, but ``evpn-boot status`` must not depend on
+systemd (it also runs where evpn-boot is started by hand, in a container, or
+inspected after the service stopped).  So every status the daemon reports is
+also written to ``<run_dir>/service.json``: the phase text, whether READY=1 was
+sent, and whether readiness was degraded (the condition not met in time).
+Written atomically (temp file, rename); readers tolerate its absence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+SERVICE_FILE = "service.json"
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    pid: int
+    status: str
+    ready: bool
+    degraded: bool
+    updated: float          # time.time()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ServiceStatus:
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return cls(pid=int(data["pid"]), status=str(data["status"]), ready=bool(data["ready"]),
+                   degraded=bool(data["degraded"]), updated=float(data["updated"]))
+
+    @property
+    def running(self) -> bool:
+        return Path(f"/proc/{self.pid}").exists()
+
+
+def save(run_dir: Path, status: ServiceStatus) -> None:
+    """Best effort: a status that cannot be written must not stop the service."""
+    with contextlib.suppress(OSError):
+        run_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=".service.", dir=run_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(asdict(status), handle)
+            os.chmod(temp, 0o644)   # no secrets in it; operators may read it
+            os.replace(temp, run_dir / SERVICE_FILE)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+
+
+def load(run_dir: Path) -> Optional[ServiceStatus]:
+    try:
+        return ServiceStatus.from_dict(json.loads((run_dir / SERVICE_FILE).read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def now() -> float:
+    return time.time()
