@@ -147,12 +147,18 @@ class PodmanFrr:
         This works the same for any FRR version and any init inside the image.
         Idempotent: a container that is already stopped or gone is left as it is.
         """
+        from evpn_boot.frr.lifecycle import frr_unit_in_charge
         name = desired.runtime.frr_container
         state = self.podman.inspect(name)
-        if not state.running:
-            return
-        self.podman.kill(name, "KILL")
-        self.podman.wait(name)
+        if state.running:
+            self.podman.kill(name, "KILL")
+            self.podman.wait(name)
+        if frr_unit_in_charge():
+            # The unit saw its container die and would restart it (Restart=on-failure,
+            # after RestartSec): stop it, which cancels that; its ExecStop finds
+            # nothing left to stop, so no daemon runs its exit path.
+            from evpn_boot.systemd import units
+            units.systemctl("stop", units.FRR_UNIT)
 
 
 # --------------------------------------------------------------------- handoff

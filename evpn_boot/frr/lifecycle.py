@@ -28,6 +28,7 @@ from evpn_boot.frr.render import (
 )
 from evpn_boot.frr.validate import FrrValidator
 from evpn_boot.runtime.podman import LABEL_SPEC, ContainerSpec, ContainerState, Podman
+from evpn_boot.runtime.spec import DIRECT_RESTART_POLICY, UNIT_RESTART_POLICY
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,29 @@ class FrrResult:
                 "written": sorted(self.written)}
 
 
-def container_spec(desired: DesiredState) -> ContainerSpec:
+def container_spec(desired: DesiredState, *, unit: bool = False) -> ContainerSpec:
+    """The container evpn-boot runs; under the FRR unit, systemd (not podman) restarts it."""
     rt = desired.runtime
     return ContainerSpec(name=rt.frr_container, image=rt.frr_image, netns=rt.netns,
-                         config_dir=rt.frr_config_dir)
+                         config_dir=rt.frr_config_dir,
+                         restart_policy=UNIT_RESTART_POLICY if unit else DIRECT_RESTART_POLICY)
+
+
+def frr_unit_in_charge() -> bool:
+    """FRR runs as ``evpn-boot-frr.service`` when evpn-boot is itself a service and the
+    unit is installed; otherwise evpn-boot starts the container with podman."""
+    from evpn_boot.systemd import units
+    return units.manages_frr()
+
+
+def start_container(podman: Podman, spec: ContainerSpec, *, unit: bool) -> None:
+    if unit:
+        from evpn_boot.systemd import units
+        # restart = start when stopped; the unit's podman run --replace takes over
+        # any container of the same name.
+        units.systemctl("restart", units.FRR_UNIT)
+    else:
+        podman.run_frr(spec)
 
 
 def scrub(text: str, secrets: dict[str, str]) -> str:
@@ -64,13 +84,19 @@ def scrub(text: str, secrets: dict[str, str]) -> str:
 def converge_frr(desired: DesiredState, *, podman: Optional[Podman] = None,
                  validator: Optional[FrrValidator] = None,
                  secret_reader: SecretReader = read_password_file,
-                 ready_timeout_s: float = 60.0) -> FrrResult:
-    """Bring the FRR container to ``desired``; see the module docstring for the order."""
+                 ready_timeout_s: float = 60.0, unit: Optional[bool] = None) -> FrrResult:
+    """Bring the FRR container to ``desired``; see the module docstring for the order.
+
+    ``unit``: start FRR through ``evpn-boot-frr.service`` (default: when
+    :func:`frr_unit_in_charge`).
+    """
     if desired.frr is None:
         raise EvpnBootError("converge FRR: the desired state has no FRR model",
                             kind=ErrorKind.CONFIG)
     podman = podman or Podman()
-    spec = container_spec(desired)
+    if unit is None:
+        unit = frr_unit_in_charge()
+    spec = container_spec(desired, unit=unit)
     if validator is None:
         from evpn_boot.frr.tools import default_validator
         validator = default_validator(podman, spec.image)
@@ -89,7 +115,7 @@ def converge_frr(desired: DesiredState, *, podman: Optional[Podman] = None,
         raise EvpnBootError(f"run FRR container {spec.name}: image {spec.image} is not "
                             f"present (pull it, or build it with scripts/build-frr-image)",
                             kind=ErrorKind.PREFLIGHT)
-    podman.run_frr(spec)
+    start_container(podman, spec, unit=unit)
     wait_ready(podman, spec.name, desired.frr.asn, ready_timeout_s)
     return FrrResult(action, spec.name, frozenset(written))
 

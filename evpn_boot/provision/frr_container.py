@@ -21,17 +21,15 @@ from evpn_boot.runtime.spec import (
     CONTAINER_CONFIG_DIR,
     LABEL_MANAGED,
     LABEL_SPEC,
+    UNIT_RESTART_POLICY,
     ContainerSpec,
 )
-
-#: Under systemd the unit, not podman, restarts FRR.
-SYSTEMD_RESTART_POLICY = "no"
 
 
 def systemd_spec(*, name: str, image: str, netns: str, config_dir: str) -> ContainerSpec:
     """The runtime's container spec, for a container that a unit owns."""
     return ContainerSpec(name=name, image=image, netns=netns, config_dir=Path(config_dir),
-                         restart_policy=SYSTEMD_RESTART_POLICY)
+                         restart_policy=UNIT_RESTART_POLICY)
 
 
 def _volume(spec: ContainerSpec) -> str:

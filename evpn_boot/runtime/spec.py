@@ -27,6 +27,10 @@ FRR_CAPABILITIES = ("NET_ADMIN", "NET_RAW", "NET_BIND_SERVICE", "SYS_ADMIN", "CH
 CONTAINER_CONFIG_DIR = "/etc/frr"
 LABEL_MANAGED = "io.evpn-boot.managed"
 LABEL_SPEC = "io.evpn-boot.spec"
+#: Started by evpn-boot itself: podman restarts a crashed FRR.
+DIRECT_RESTART_POLICY = "always"
+#: Owned by evpn-boot-frr.service (or the Quadlet): systemd restarts it, podman must not.
+UNIT_RESTART_POLICY = "no"
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ class ContainerSpec:
     image: str
     netns: str
     config_dir: Path
-    restart_policy: str = "always"
+    restart_policy: str = DIRECT_RESTART_POLICY
     capabilities: tuple[str, ...] = FRR_CAPABILITIES
 
     @property
