@@ -18,8 +18,11 @@ from evpn_boot.errors import ErrorKind, EvpnBootError
 
 FRR_UNIT = "evpn-boot-frr.service"
 
-#: Where systemd looks for unit files (system instance), most specific first.
+#: Where systemd looks for unit files (system instance), most specific first;
+#: /run/systemd/generator holds the unit podman's Quadlet generates from
+#: evpn-boot-frr.container.
 UNIT_DIRS = (Path("/etc/systemd/system"), Path("/run/systemd/system"),
+             Path("/run/systemd/generator"),
              Path("/usr/local/lib/systemd/system"), Path("/usr/lib/systemd/system"),
              Path("/lib/systemd/system"))
 
