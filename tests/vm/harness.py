@@ -54,6 +54,7 @@ EXPECTED_CHECKS = (
     "boot1.vrf-red",
     "boot1.br-pe-100",
     "boot1.vni100",
+    "boot1.frr-in-its-unit",
     "boot1.ping-pod-type5",
     "boot1.vxlan-vni100-on-wire",
     "boot1.restart-no-loss",

@@ -222,6 +222,13 @@ def dataplane() -> None:
     check("boot1.vni100", got == want,
           ", ".join(f"{k}={v}" + ("" if want[k] == v else f" (want {want[k]})")
                     for k, v in got.items()))
+    # Under systemd FRR is the FRR unit's container, not one evpn-boot started itself.
+    frr_unit = unit_prop("evpn-boot-frr.service", "ActiveState")
+    frr_ctr = sh("podman", "inspect", "--format", "{{.HostConfig.RestartPolicy.Name}}",
+                 "evpn-boot-frr", timeout=60)
+    check("boot1.frr-in-its-unit", frr_unit == "active" and frr_ctr.returncode == 0,
+          f"evpn-boot-frr.service {frr_unit}; container restart policy "
+          f"{frr_ctr.stdout.strip() or frr_ctr.stderr.strip()[:100]!r}")
 
 
 def ping_pod(name: str, wait_s: float = 90) -> bool:
