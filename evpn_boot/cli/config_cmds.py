@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from evpn_boot.cli.main import Context
 from evpn_boot.config.load import LoadedConfig, load_config
-from evpn_boot.desired.derive import DeriveError, NodeFacts, derive
-from evpn_boot.desired.model import DesiredState
-from evpn_boot.desired.present import desired_to_dict, desired_to_text
 from evpn_boot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from evpn_boot.desired.model import DesiredState
 
 
 def load(ctx: Context) -> LoadedConfig:
@@ -25,6 +25,8 @@ def derive_for_node(ctx: Context, loaded: LoadedConfig, *, read_host: bool) -> D
     ``read_host`` reads node facts (interface-derived index, NIC MTU) from the
     host; without it only the configuration and the override are used.
     """
+    # Imported here, not at the top: `validate` must start fast (bench/bench_cli.py).
+    from evpn_boot.desired.derive import DeriveError, NodeFacts, derive
     config = loaded.config
     if read_host:
         from evpn_boot.netlink.facts import read_node_facts
@@ -57,6 +59,7 @@ def validate(ctx: Context) -> None:
 @click.pass_obj
 def show(ctx: Context, as_json: bool, no_host: bool) -> None:
     """The effective configuration with defaults and every derived per-node value."""
+    from evpn_boot.desired.present import desired_to_dict, desired_to_text
     loaded = load(ctx)
     needs_host = loaded.config.node.index is None and ctx.node_index is None
     desired = derive_for_node(ctx, loaded, read_host=needs_host and not no_host)

@@ -29,7 +29,7 @@ DEFAULT_CONFIG_PATH = Path("/etc/evpn-boot/config.toml")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 class NodeConfig(_Strict):
