@@ -11,7 +11,7 @@ from evpn_boot.desired.addressing import index_from_address
 from evpn_boot.desired.derive import NodeFacts, underlay_parent
 from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.netlink import nsfd, wire
-from evpn_boot.netlink.observe import RawLink, dump_addresses, dump_links
+from evpn_boot.netlink.observe import dump_addresses, get_link
 
 
 def read_node_facts(config: Config, *, node_index: Optional[int] = None) -> NodeFacts:
@@ -27,23 +27,25 @@ def read_node_facts(config: Config, *, node_index: Optional[int] = None) -> Node
     parent = underlay_parent(config.underlay)
     interface_index = node_index
     host = config.runtime.host_netns
+    # Single-link requests, not dumps: a dump of thousands of links costs a
+    # noticeable part of a no-op apply, and only two links matter here.
     try:
         with wire.open_socket(host) as sock:
-            links = {raw.name: raw for raw in dump_links(sock)}
-            addresses = dump_addresses(sock) if wanted is not None else {}
+            link = get_link(sock, parent)
+            index_link = get_link(sock, wanted) if wanted is not None else None
+            index_addresses = dump_addresses(sock) if index_link is not None else {}
     except OSError as exc:
         raise EvpnBootError(f"cannot open host network namespace {host!r}: {exc}",
                             kind=ErrorKind.PREFLIGHT) from exc
-    link: Optional[RawLink] = links.get(parent)
-    index_link, index_addresses = links.get(wanted or ""), addresses
     if (link is None or (wanted is not None and index_link is None)) \
             and nsfd.exists(config.runtime.netns):
         with wire.open_socket(config.runtime.netns) as sock:
-            moved = {raw.name: raw for raw in dump_links(sock)}
             if link is None:
-                link = moved.get(parent)
-            if wanted is not None and index_link is None and wanted in moved:
-                index_link, index_addresses = moved[wanted], dump_addresses(sock)
+                link = get_link(sock, parent)
+            if wanted is not None and index_link is None:
+                index_link = get_link(sock, wanted)
+                if index_link is not None:
+                    index_addresses = dump_addresses(sock)
     if wanted is not None:
         interface_index = None
         if index_link is not None:

@@ -9,6 +9,7 @@ Only the attributes the planner compares are decoded.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import socket
@@ -130,6 +131,18 @@ def dump_links(sock: wire.Socket) -> list[RawLink]:
     # and the planner never reads them.
     request = wire.ifinfo() + wire.encode_attrs([(29, RTEXT_FILTER_SKIP_STATS)])
     return [RawLink(msg) for _t, msg in sock.dump(wire.RTM_GETLINK, request)]
+
+
+def get_link(sock: wire.Socket, name: str) -> Optional[RawLink]:
+    """One link by name (one request, no dump), or None when there is none."""
+    request = wire.ifinfo() + wire.encode_attrs([(IFLA_IFNAME, name),
+                                                 (29, RTEXT_FILTER_SKIP_STATS)])
+    try:
+        return RawLink(sock.get(wire.RTM_GETLINK, request))
+    except wire.NetlinkError as exc:
+        if exc.errno == errno.ENODEV:
+            return None
+        raise
 
 
 def dump_addresses(sock: wire.Socket) -> dict[int, list[IPInterface]]:
