@@ -15,15 +15,13 @@ or a whole one.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from evpn_boot.errors import ErrorKind, EvpnBootError
+from evpn_boot.state import atomic
 
 RELEASE_FILE = "released.json"
 
@@ -73,19 +71,7 @@ def load(run_dir: Path) -> Optional[ReleaseRecord]:
 def save(run_dir: Path, record: ReleaseRecord) -> None:
     path = release_path(run_dir)
     try:
-        run_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".released-", dir=run_dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(record.to_dict(), handle, indent=1, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic.write_json(path, record.to_dict(), mode=0o644)
     except OSError as exc:
         raise EvpnBootError(f"write release record {path}: {exc.strerror or exc}",
                             kind=ErrorKind.RUNTIME) from exc

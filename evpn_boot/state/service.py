@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
+
+from evpn_boot.state import atomic
 
 SERVICE_FILE = "service.json"
 
@@ -43,19 +43,12 @@ class ServiceStatus:
 
 
 def save(run_dir: Path, status: ServiceStatus) -> None:
-    """Best effort: a status that cannot be written must not stop the service."""
+    """Best effort: a status that cannot be written must not stop the service.
+
+    Not fsynced: it changes with every status and is only for people.
+    """
     with contextlib.suppress(OSError):
-        run_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=".service.", dir=run_dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(asdict(status), handle)
-            os.chmod(temp, 0o644)   # no secrets in it; operators may read it
-            os.replace(temp, run_dir / SERVICE_FILE)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+        atomic.write_json(run_dir / SERVICE_FILE, asdict(status), mode=0o644, durable=False)
 
 
 def load(run_dir: Path) -> Optional[ServiceStatus]:

@@ -14,12 +14,12 @@ import errno
 import fcntl
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from evpn_boot.errors import ErrorKind, EvpnBootError
+from evpn_boot.state import atomic
 from evpn_boot.state.model import Ownership
 
 STATE_FILE = "state.json"
@@ -45,24 +45,7 @@ def load(state_dir: Path) -> Ownership:
 def save(state_dir: Path, ownership: Ownership) -> None:
     path = state_path(state_dir)
     try:
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".state-", dir=state_dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(ownership.to_dict(), handle, indent=1, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(state_dir, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        atomic.write_json(path, ownership.to_dict(), mode=0o600, dir_mode=0o700)
     except OSError as exc:
         raise EvpnBootError(f"writing state file {path}: {exc}") from exc
 
