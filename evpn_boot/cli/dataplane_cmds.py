@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from typing import TYPE_CHECKING
@@ -12,7 +11,7 @@ import click
 from evpn_boot.cli.config_cmds import derive_for_node, load
 from evpn_boot.cli.main import Context
 from evpn_boot.desired.model import Runtime
-from evpn_boot.errors import EXIT_CHANGES_PENDING
+from evpn_boot.errors import EXIT_CHANGES_PENDING, ErrorKind, EvpnBootError
 
 if TYPE_CHECKING:
     from evpn_boot.frr.lifecycle import FrrResult
@@ -44,8 +43,18 @@ def plan(ctx: Context, as_json: bool, exit_code: bool, verbose: bool) -> None:
 def apply(ctx: Context, skip_frr: bool) -> None:
     """Converge the dataplane (then FRR), verify, and summarise what changed."""
     from evpn_boot.netlink import engine
+    from evpn_boot.state import release
     started = time.monotonic()
     desired = derive_for_node(ctx, load(ctx), read_host=True)
+    record = release.load(desired.runtime.run_dir)
+    if record is not None:
+        # The in-cluster reconciler owns the node since the handoff: converging
+        # would start a second FRR with our router ID next to its own.
+        raise EvpnBootError(
+            f"this node was handed off to the in-cluster reconciler at "
+            f"{record.released_at} ({release.release_path(desired.runtime.run_dir)}); "
+            f"evpn-boot does not manage it again before the next boot. "
+            f"`evpn-boot teardown` takes it back.", kind=ErrorKind.PREFLIGHT)
     result = engine.converge(desired)
     elapsed = time.monotonic() - started
     if result.changed:
@@ -56,12 +65,8 @@ def apply(ctx: Context, skip_frr: bool) -> None:
         click.echo(f"dataplane: in sync, nothing to do ({elapsed:.2f} s)")
     if skip_frr:
         return
-    try:
-        lifecycle = importlib.import_module("evpn_boot.frr.lifecycle")
-    except ImportError:
-        click.echo("frr: skipped (evpn_boot.frr.lifecycle is not available in this build)")
-        return
-    click.echo(frr_summary(lifecycle.converge_frr(desired)))
+    from evpn_boot.frr.lifecycle import converge_frr
+    click.echo(frr_summary(converge_frr(desired)))
 
 
 def frr_summary(result: FrrResult) -> str:

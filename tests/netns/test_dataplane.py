@@ -268,3 +268,23 @@ def test_sigkill_during_apply_then_apply_and_teardown_converge(lab: Lab) -> None
         assert lab.router not in list_netns()
         assert snapshot(lab.host) == before, f"host not restored after kill {attempt}"
     assert kills >= 20
+
+
+def test_apply_after_a_handoff_refuses_until_teardown(lab: Lab) -> None:
+    """After the release the reconciler owns the node: a manual apply must not start
+    a second FRR or "repair" its changes; teardown takes the node back."""
+    from evpn_boot.state import release
+    lab.cli("apply", "--skip-frr")
+    release.save(lab.tmp / "run", release.ReleaseRecord(
+        released_at="2026-11-26T12:00:00+00:00", netns=lab.router, frr_container="x",
+        config_digest="d"))
+    ip("link", "del", "vni110", netns=lab.router)          # a change the reconciler made
+    refused = lab.cli("apply", "--skip-frr", check=False)
+    assert refused.returncode == 1, refused.stderr
+    assert "handed off to the in-cluster reconciler" in refused.stderr
+    assert "vni110" not in lab.links(lab.router)            # nothing was touched
+    lab.cli("teardown")
+    assert release.load(lab.tmp / "run") is None
+    lab.cli("apply", "--skip-frr")
+    assert "vni110" in lab.links(lab.router)
+    lab.cli("teardown")
