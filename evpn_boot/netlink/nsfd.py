@@ -37,8 +37,20 @@ def path(name: str) -> str:
     return os.path.join(NETNS_RUN_DIR, name)
 
 
+def _is_namespace(target: str) -> bool:
+    """A real namespace file is an nsfs bind mount: its device differs from /run's.
+
+    A plain file with the same device is what a ``create`` killed between making
+    the file and mounting it leaves behind (setns on it fails with EINVAL).
+    """
+    try:
+        return os.stat(target).st_dev != os.stat(os.path.dirname(target)).st_dev
+    except FileNotFoundError:
+        return False
+
+
 def exists(name: str) -> bool:
-    return not name or os.path.exists(path(name))
+    return not name or _is_namespace(path(name))
 
 
 def open_fd(name: str) -> int:
@@ -85,6 +97,8 @@ def create(name: str) -> None:
     """Create ``/run/netns/NAME`` (EEXIST when it already exists)."""
     _prepare_run_dir()
     target = path(name)
+    if os.path.exists(target) and not _is_namespace(target):
+        os.unlink(target)   # left by a create that was killed before its mount
     fd = os.open(target, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
     os.close(fd)
     origin = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
