@@ -28,7 +28,8 @@ unit: ## unit tier only (no root)
 e2e-vm: ## VM tier end to end (qemu, cached image, the .deb); exit 0 only if every check passed
 	$(PY) -m tests.vm.harness
 
-lab: deps  ## first command on a fresh machine: install everything, bring the EVPN lab up, prove it
+lab:  ## first command on a fresh machine: install what the lab needs, bring the EVPN lab up, prove it
+	scripts/setup lab
 	$(VENV)/bin/evpn-boot lab up
 
 lab-down: ## remove the lab (also after a failed or interrupted `make lab`)
