@@ -13,13 +13,13 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from evpn_boot.errors import ErrorKind, EvpnBootError
+from evpn_boot.lab.proc import run_tool
 
 FRR_DAEMON_DIR = Path("/usr/lib/frr")
 FRR_USER = "frr"
@@ -39,15 +39,8 @@ class NativeFrr:
         args = ["vtysh", "--vty_socket", str(self.run_dir)]
         for command in commands:
             args += ["-c", command]
-        try:
-            done = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                                  check=False)
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise EvpnBootError(f"lab: vtysh on FRR {self.name!r}: {exc}") from exc
-        if done.returncode != 0:
-            raise EvpnBootError(f"lab: vtysh {' / '.join(commands)!r} on FRR {self.name!r} "
-                                f"failed: {done.stderr.strip() or done.stdout.strip()}")
-        return done.stdout
+        return run_tool(args, f"vtysh {' / '.join(commands)!r} on FRR {self.name!r}",
+                        timeout=timeout)
 
 
 def missing() -> Optional[str]:
@@ -79,14 +72,7 @@ def start(name: str, netns: str, config: str, run_dir: Path, *,
                 "-f", str(conf), "-i", str(run_dir / f"{daemon}.pid"),
                 "--vty_socket", str(run_dir), "-z", str(run_dir / "zserv.api"),
                 "-P", "0", "--log", f"file:{run_dir / (daemon + '.log')}"]
-        try:
-            done = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                                  check=False)
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise EvpnBootError(f"lab: start {daemon} for FRR {name!r} in {netns}: {exc}") from exc
-        if done.returncode != 0:
-            raise EvpnBootError(f"lab: start {daemon} for FRR {name!r} in {netns} failed "
-                                f"(rc {done.returncode}): {done.stderr.strip()}")
+        run_tool(args, f"start {daemon} for FRR {name!r} in {netns}", timeout=timeout)
     deadline = time.monotonic() + timeout
     sockets = [run_dir / f"{daemon}.vty" for daemon in daemons]
     while not all(s.exists() for s in sockets):

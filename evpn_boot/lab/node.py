@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Protocol
 from evpn_boot.desired.model import DesiredState
 from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.lab import native_frr
+from evpn_boot.lab.proc import run_tool
 from evpn_boot.lab.topology import Topology
 
 FRR_MODES = ("auto", "podman", "native")
@@ -48,15 +48,7 @@ def apply(config_path: Path, *, with_frr: bool, timeout: float = 180) -> str:
     args = [*evpn_boot_command(), "-c", str(config_path), "apply"]
     if not with_frr:
         args.append("--skip-frr")
-    try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                              check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise EvpnBootError(f"lab: run {' '.join(args)}: {exc}") from exc
-    if done.returncode != 0:
-        raise EvpnBootError(f"lab: `{' '.join(args[-2:])}` exited {done.returncode}:\n"
-                            f"{(done.stdout + done.stderr).strip()[-2000:]}")
-    return done.stdout
+    return run_tool(args, f"`evpn-boot {' '.join(args[-2:])}`", timeout=timeout)
 
 
 def desired_state(config_path: Path) -> DesiredState:
