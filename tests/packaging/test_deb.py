@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.debian import DEBIAN_ENV, root_tarball
+from tests.support.debian import DEBIAN_ENV, host_codename, root_tarball
 from tests.support.units import REPO, require_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
 
-SUITE = "bookworm"
+#: The root is this machine's own release: the .deb bundles wheels for its Python.
+SUITE = host_codename()
 PACKAGES = "python3,systemd,iproute2"
 DEB_ENV = DEBIAN_ENV
 
@@ -71,13 +72,14 @@ def test_deb_installs_and_runs_in_a_clean_root(deb: Path, debroot: Path) -> None
                               "evpn-boot.service"], capture_output=True, text=True,
                              check=False)
     assert enabled.stdout.strip() == "enabled", enabled
-    for path in ("lib/systemd/system/evpn-boot.service",
-                 "lib/systemd/system/evpn-boot-frr.service",
-                 "lib/systemd/system/kubelet.service.d/10-evpn-boot.conf",
+    unitdir = "usr/lib/systemd/system" if SUITE != "bookworm" else "lib/systemd/system"
+    for path in (f"{unitdir}/evpn-boot.service",
+                 f"{unitdir}/evpn-boot-frr.service",
+                 f"{unitdir}/kubelet.service.d/10-evpn-boot.conf",
                  "usr/lib/modules-load.d/evpn-boot.conf",
                  "usr/lib/tmpfiles.d/evpn-boot.conf"):
         assert (debroot / path).is_file(), path
-    assert (debroot / "lib/systemd/system/evpn-boot.service").read_text() == (
+    assert (debroot / unitdir / "evpn-boot.service").read_text() == (
         REPO / "systemd" / "evpn-boot.service").read_text()
     validate = subprocess.run([*chroot, "evpn-boot", "--config",
                                "/usr/share/doc/evpn-boot/examples/lab-l3.toml", "validate"],

@@ -24,6 +24,15 @@ CACHE = Path(os.environ.get("EVPN_BOOT_CACHE", "/var/cache/evpn-boot-tests"))
 DEBIAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8"}
 
 
+def host_codename() -> str:
+    """This machine's Debian release (``bookworm``, ``trixie``) from /etc/os-release."""
+    for line in Path("/etc/os-release").read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key == "VERSION_CODENAME" and value.strip('"'):
+            return value.strip('"')
+    return "bookworm"
+
+
 @functools.lru_cache(maxsize=1)
 def mirror() -> str:
     """The Debian mirror of this machine's apt sources (``DEBIAN_MIRROR`` overrides)."""
