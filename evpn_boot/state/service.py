@@ -48,7 +48,8 @@ def save(run_dir: Path, status: ServiceStatus) -> None:
     Not fsynced: it changes with every status and is only for people.
     """
     with contextlib.suppress(OSError):
-        atomic.write_json(run_dir / SERVICE_FILE, asdict(status), mode=0o644, durable=False)
+        atomic.write_json(run_dir / SERVICE_FILE, asdict(status), mode=0o644, dir_mode=0o700,
+                          durable=False)
 
 
 def load(run_dir: Path) -> Optional[ServiceStatus]:
