@@ -140,6 +140,7 @@ def write_config(conf_dir: Path, rendered: RenderedFrr, validator: FrrValidator,
     The temp file FRR's parser checked is the one renamed into place, so the
     file in use is byte for byte the one that was validated.
     """
+    files.ensure_dir(conf_dir)  # verified before anything in it is read
     conf_mode = files.MODE_SECRET if rendered.has_secrets else files.MODE_PLAIN
     conf_path = conf_dir / "frr.conf"
     written: set[str] = set()
