@@ -25,14 +25,21 @@ ASN_MIN, ASN_MAX = 1, 2**32 - 1
 _BAD_NAME_CHARS = re.compile(r"[/:\s\x00-\x1f\x7f-\x9f]")
 
 
+def _shown(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut short: a 5,000-character value makes no better message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _name_problem(value: str, what: str) -> str | None:
     if not value:
         return f"{what} is empty"
-    if len(value.encode("utf-8", "surrogatepass")) >= IFNAMSIZ:
-        return (f"{what} {value!r} is {len(value.encode('utf-8', 'surrogatepass'))} bytes; "
-                f"the kernel allows at most {IFNAMSIZ - 1}")
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size >= IFNAMSIZ:
+        return (f"{what} {_shown(value)} is {size} bytes; at most {IFNAMSIZ - 1} are allowed "
+                "(the kernel's limit for interface names, kept for namespace names too)")
     if value in (".", "..") or _BAD_NAME_CHARS.search(value) or _has_surrogate(value):
-        return (f"{what} {value!r} is not allowed (no '/', ':', whitespace, control "
+        return (f"{what} {_shown(value)} is not allowed (no '/', ':', whitespace, control "
                 f"characters, '.' or '..')")
     return None
 
@@ -57,7 +64,7 @@ def check_netns_name(value: str) -> str:
     if problem:
         raise ValueError(problem)
     if "," in value:
-        raise ValueError(f"namespace name {value!r} is not allowed (no ',')")
+        raise ValueError(f"namespace name {_shown(value)} is not allowed (no ',')")
     return value
 
 
@@ -86,7 +93,7 @@ def _parser(kind: str, parse: Callable[[str], Any]) -> Callable[[Any], Any]:
         try:
             return parse(value)
         except ValueError as exc:
-            raise ValueError(f"{value!r} is not {kind}: {exc}") from None
+            raise ValueError(f"{_shown(value)} is not {kind}: {exc}") from None
 
     return validate
 
@@ -178,10 +185,10 @@ def route_target_problem(value: str) -> str | None:
 
 def _route_target(value: Any) -> str:
     if not isinstance(value, str) or not _RT.fullmatch(value) or not value.isascii():
-        raise ValueError(f"{value!r} is not a route target (ASN:NN or IPv4:NN)")
+        raise ValueError(f"{_shown(value)} is not a route target (ASN:NN or IPv4:NN)")
     problem = route_target_problem(value)
     if problem:
-        raise ValueError(f"route target {value!r}: {problem}")
+        raise ValueError(f"route target {_shown(value)}: {problem}")
     return value
 
 
@@ -206,7 +213,7 @@ def _image(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected an image reference (string), got {type(value).__name__}")
     if not value.isascii() or not _IMAGE.fullmatch(value) or len(value) > _IMAGE_MAX:
-        raise ValueError(f"{value!r} is not a container image reference "
+        raise ValueError(f"{_shown(value)} is not a container image reference "
                          "(e.g. quay.io/frrouting/frr:10.4.3 or localhost/frr@sha256:...)")
     return value
 
@@ -226,7 +233,7 @@ def _hostname(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a host name (string), got {type(value).__name__}")
     if not value.isascii() or len(value) > 253 or not _HOSTNAME.fullmatch(value):
-        raise ValueError(f"{value!r} is not a host name (letters, digits, '-', '_' and "
+        raise ValueError(f"{_shown(value)} is not a host name (letters, digits, '-', '_' and "
                          "'.'-separated labels, at most 253 characters)")
     return value
 
@@ -248,10 +255,10 @@ def path_problem(text: str) -> str | None:
     rules = (
         (not text, "is empty"),
         (bool(re.search(r"[\x00-\x1f\x7f]", text)),
-         f"{text!r} holds a NUL or control character"),
-        (not text.startswith("/"), f"{text!r} is not an absolute path"),
+         f"{_shown(text)} holds a NUL or control character"),
+        (not text.startswith("/"), f"{_shown(text)} is not an absolute path"),
         (text.startswith("//") or normal != text,
-         f"{text!r} is not normalised (write {normal!r})"),
+         f"{_shown(text)} is not normalised (write {_shown(normal)})"),
         (text == "/", "'/' is not allowed"),
     )
     for broken, message in rules:
@@ -259,7 +266,7 @@ def path_problem(text: str) -> str | None:
             return message
     for tree in _FORBIDDEN_TREES:
         if text == tree or text.startswith(tree + "/"):
-            return f"{text!r} is under {tree}"
+            return f"{_shown(text)} is under {tree}"
     return None
 
 
@@ -288,9 +295,10 @@ SECONDS_MAX = 86400
 def _seconds(value: Any) -> float:
     # TOML's true is not 1 second: bool is an int in Python, so refuse it first.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number of seconds, got {type(value).__name__} {value!r}")
+        raise ValueError(f"expected a number of seconds, got {type(value).__name__} "
+                         f"{_shown(value)}")
     if not 0 < value <= SECONDS_MAX:
-        raise ValueError(f"{value!r} is out of range: must be greater than 0 and at most "
+        raise ValueError(f"{_shown(value)} is out of range: must be greater than 0 and at most "
                          f"{SECONDS_MAX}")
     return float(value)
 
