@@ -240,3 +240,30 @@ def test_directories_are_created_private_under_any_umask(arena: Arena) -> None:
     for path in (arena.base / "a", arena.base / "a" / "b"):
         st = path.stat()
         assert (stat.S_IMODE(st.st_mode), st.st_uid) == (0o700, 0)
+
+
+def test_stale_leftovers_of_dead_runs_are_removed(arena: Arena) -> None:
+    """What a SIGKILL left (temp files of dead PIDs, old /tmp check copies) goes at the next
+    start; a live run's temp file and another user's directory stay."""
+    from evpn_boot.frr import stale
+    conf_dir = arena.base / "frr"
+    conf_dir.mkdir(mode=0o750)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - exits at once, so its PID is dead afterwards
+        os._exit(0)
+    os.waitpid(child, 0)
+    dead = conf_dir / f".frr.conf.{child}.tmp"
+    live = conf_dir / f".frr.conf.{os.getpid()}.tmp"
+    for path in (dead, live):
+        path.write_text("neighbor x password s3cret\n")
+    tmp = arena.base / "tmp"
+    tmp.mkdir()
+    tmp.chmod(0o1777)
+    ours = tmp / f"{stale.LEGACY_CHECK_PREFIX}abc"
+    ours.mkdir()
+    (ours / "frr.conf").write_text("s3cret\n")
+    theirs = tmp / f"{stale.LEGACY_CHECK_PREFIX}def"
+    as_nobody(theirs.mkdir)
+    removed = stale.stale_temps(conf_dir) + stale.legacy_check_dirs(tmp)
+    assert set(removed) == {dead, ours}
+    assert live.exists() and theirs.exists() and not dead.exists() and not ours.exists()
