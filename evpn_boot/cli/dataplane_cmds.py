@@ -76,8 +76,11 @@ def frr_summary(result: FrrResult) -> str:
 
 
 @click.command("teardown")
+@click.option("--discard-state", is_flag=True,
+              help="Set aside a state file evpn-boot refuses to trust (exit 8) and tear "
+                   "down without it.")
 @click.pass_obj
-def teardown(ctx: Context) -> None:
+def teardown(ctx: Context, discard_state: bool) -> None:
     """Remove everything evpn-boot created; give the underlay NIC back."""
     from evpn_boot.netlink import engine
     loaded = load(ctx)
@@ -85,7 +88,7 @@ def teardown(ctx: Context) -> None:
     done = engine.teardown(Runtime(
         netns=runtime.netns, host_netns=runtime.host_netns, state_dir=runtime.state_dir,
         run_dir=runtime.run_dir, frr_image="", frr_config_dir=loaded.config.frr.config_dir,
-        frr_container=loaded.config.frr.container_name))
+        frr_container=loaded.config.frr.container_name), discard_state=discard_state)
     from evpn_boot.state import release
     if release.clear(runtime.run_dir):     # the next `run` carries the node again
         done.append(f"- release record {release.release_path(runtime.run_dir)}")

@@ -109,7 +109,8 @@ def cli(ctx: click.Context, config_path: Path, node_index: Optional[int]) -> Non
 
     Exit codes: 0 ok, 1 preflight failed, 2 invalid config or arguments,
     3 changes pending (plan --exit-code), 4 runtime failure, 5 another run holds
-    the lock, 6 FRR rejected the rendered config, 7 verification failed.
+    the lock, 6 FRR rejected the rendered config, 7 verification failed,
+    8 a state or release record is corrupt or not evpn-boot's (see teardown).
     """
     ctx.obj = Context(config_path, node_index)
 

@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from evpn_boot import fsutil
 from evpn_boot.errors import ErrorKind, EvpnBootError
 
 #: frr.conf holding a password: root only.  Otherwise group-readable, so an
@@ -23,8 +24,9 @@ DIR_MODE = 0o750
 
 
 def ensure_dir(path: Path) -> None:
+    """Create or verify the config dir (fsutil: ours, writable by no one else, no symlink)."""
     try:
-        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        fsutil.ensure_private_dir(path, DIR_MODE)
     except OSError as exc:
         raise EvpnBootError(f"create FRR config dir {path}: {exc.strerror or exc}",
                             kind=ErrorKind.RUNTIME) from exc

@@ -18,7 +18,7 @@ from typing import Optional
 
 from evpn_boot.desired.model import DesiredState
 from evpn_boot.errors import ErrorKind, EvpnBootError
-from evpn_boot.frr import files
+from evpn_boot.frr import files, stale
 from evpn_boot.frr.render import (
     RenderedFrr,
     SecretReader,
@@ -97,6 +97,7 @@ def converge_frr(desired: DesiredState, *, podman: Optional[Podman] = None,
     if unit is None:
         unit = frr_unit_in_charge()
     spec = container_spec(desired, unit=unit)
+    clear_stale(desired)
     if validator is None:
         from evpn_boot.frr.tools import default_validator
         validator = default_validator(podman, spec.image)
@@ -120,6 +121,18 @@ def converge_frr(desired: DesiredState, *, podman: Optional[Podman] = None,
     return FrrResult(action, spec.name, frozenset(written))
 
 
+def clear_stale(desired: DesiredState) -> None:
+    """Remove check copies and temp files a killed run left (they may hold passwords)."""
+    try:
+        removed = stale.remove_stale(desired.runtime.frr_config_dir)
+    except OSError as exc:
+        raise EvpnBootError(f"remove stale FRR check files: {exc}",
+                            kind=ErrorKind.RUNTIME) from exc
+    if removed:
+        log.info("removed files a killed run left: %s", ", ".join(map(str, removed)),
+                 extra={"EVPN_PHASE": "frr"})
+
+
 def write_config(conf_dir: Path, rendered: RenderedFrr, validator: FrrValidator,
                  secrets: dict[str, str]) -> set[str]:
     """Validate, then atomically write what changed; returns the file names written.
@@ -127,6 +140,7 @@ def write_config(conf_dir: Path, rendered: RenderedFrr, validator: FrrValidator,
     The temp file FRR's parser checked is the one renamed into place, so the
     file in use is byte for byte the one that was validated.
     """
+    files.ensure_dir(conf_dir)  # verified before anything in it is read
     conf_mode = files.MODE_SECRET if rendered.has_secrets else files.MODE_PLAIN
     conf_path = conf_dir / "frr.conf"
     written: set[str] = set()

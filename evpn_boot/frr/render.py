@@ -16,6 +16,7 @@ from typing import Callable
 
 import jinja2
 
+from evpn_boot.config.secret_file import SecretFileError, read_password
 from evpn_boot.desired.model import FrrModel, FrrNeighbor
 from evpn_boot.errors import ErrorKind, EvpnBootError
 
@@ -74,14 +75,11 @@ _ENV = _environment()
 
 
 def read_password_file(path: Path) -> str:
-    """The real secret reader: the file's first line, without surrounding space."""
+    """The real secret reader: the rules and the reading are validation's own."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise EvpnBootError(f"read BGP password file {path}: {exc.strerror or exc}",
-                            kind=ErrorKind.CONFIG) from exc
-    lines = text.splitlines()
-    return lines[0].strip() if lines else ""
+        return read_password(path)
+    except SecretFileError as exc:
+        raise EvpnBootError(f"BGP password file: {exc}", kind=ErrorKind.CONFIG) from None
 
 
 def read_secrets(model: FrrModel, reader: SecretReader = read_password_file) -> dict[str, str]:

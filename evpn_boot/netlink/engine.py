@@ -110,10 +110,20 @@ def verify(desired: DesiredState) -> None:
     _verify(desired, _ownership(desired.runtime))
 
 
-def teardown(runtime: Runtime) -> list[str]:
-    """Undo everything evpn-boot did; returns what was done, in words."""
+def teardown(runtime: Runtime, *, discard_state: bool = False) -> list[str]:
+    """Undo everything evpn-boot did; returns what was done, in words.
+
+    ``discard_state``: a state file evpn-boot refuses to trust is set aside
+    first and teardown works from an empty record: the router namespace goes,
+    but host links and the NIC's original addresses it recorded cannot be
+    known (host links carrying our tag are listed, not deleted).
+    """
     done: list[str] = []
     with store.locked(runtime.run_dir):
+        if discard_state:
+            aside = store.discard(runtime.state_dir)
+            if aside is not None:
+                done.append(f"- state file (set aside as {aside})")
         ownership = _ownership(runtime)
         netns = ownership.netns or runtime.netns
         host = runtime.host_netns
@@ -123,6 +133,10 @@ def teardown(runtime: Runtime) -> list[str]:
             done += _delete_subinterfaces(netns)
             with wire.open_socket(host) as sock:
                 for raw in observe_mod.dump_links(sock):
+                    if discard_state and raw.group == HOST_LINK_GROUP and \
+                            raw.name not in ownership.host_links:
+                        done.append(f"! link host/{raw.name} carries evpn-boot's tag but is "
+                                    "not recorded: left in place (ip link del it if it is ours)")
                     if raw.name in ownership.host_links and raw.group == HOST_LINK_GROUP:
                         try:
                             sock.call(wire.RTM_DELLINK, 0, wire.ifinfo(raw.index))

@@ -13,7 +13,12 @@ from collections.abc import Iterator
 
 import jinja2
 
-from evpn_boot.provision.frr_container import quadlet_keys, systemd_run_argv, systemd_spec
+from evpn_boot.provision.frr_container import (
+    UNIT_CIDFILE,
+    quadlet_keys,
+    systemd_run_argv,
+    systemd_spec,
+)
 from evpn_boot.provision.params import UnitParams
 
 _ENV = jinja2.Environment(
@@ -83,7 +88,8 @@ def render_units(p: UnitParams, *, quadlet: bool = True) -> list[RenderedFile]:
                               config_dir=p.frr_config_dir)
     context = {
         "p": p,
-        "frr_argv": _shell_join(systemd_run_argv(spec, "/usr/bin/podman")),
+        "frr_argv": _shell_join(systemd_run_argv(spec, "/usr/bin/podman", UNIT_CIDFILE)),
+        "cidfile": UNIT_CIDFILE,
         "quadlet": quadlet_keys(spec),
     }
 

@@ -1,9 +1,10 @@
 """Write a small JSON record atomically: a crash leaves the old file or the new one.
 
-Temp file in the same directory, flushed and fsynced, given its final mode,
-renamed over the target, and (``durable``) the directory fsynced so the rename
-survives a power loss.  Used by every record evpn-boot keeps (ownership,
-release, service status).
+The directory is created or verified by :func:`evpn_boot.fsutil.ensure_private_dir`
+(owned by us, writable by no one else, no symlink).  Temp file in the same
+directory, flushed and fsynced, given its final mode, renamed over the target,
+and (``durable``) the directory fsynced so the rename survives a power loss.
+Used by every record evpn-boot keeps (ownership, release, service status).
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from evpn_boot import fsutil
 
-def write_json(path: Path, data: Any, *, mode: int, dir_mode: int = 0o755,
+
+def write_json(path: Path, data: Any, *, mode: int, dir_mode: int = 0o700,
                durable: bool = True) -> None:
-    """Raises OSError; the caller names the record in its own error."""
+    """Raises OSError (UnsafePathError for a directory others control); the caller
+    names the record in its own error."""
     directory = path.parent
-    directory.mkdir(mode=dir_mode, parents=True, exist_ok=True)
+    fsutil.ensure_private_dir(directory, dir_mode)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

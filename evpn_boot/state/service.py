@@ -11,13 +11,13 @@ Written atomically (temp file, rename); readers tolerate its absence.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from evpn_boot.state import atomic
+from evpn_boot import fsutil
+from evpn_boot.state import atomic, store
 
 SERVICE_FILE = "service.json"
 
@@ -47,13 +47,15 @@ def save(run_dir: Path, status: ServiceStatus) -> None:
 
     Not fsynced: it changes with every status and is only for people.
     """
-    with contextlib.suppress(OSError):
-        atomic.write_json(run_dir / SERVICE_FILE, asdict(status), mode=0o644, durable=False)
+    with contextlib.suppress(OSError, fsutil.UnsafePathError):
+        atomic.write_json(run_dir / SERVICE_FILE, asdict(status), mode=0o644, dir_mode=0o700,
+                          durable=False)
 
 
 def load(run_dir: Path) -> Optional[ServiceStatus]:
     try:
-        return ServiceStatus.from_dict(json.loads((run_dir / SERVICE_FILE).read_text()))
+        data = store.read_record(run_dir / SERVICE_FILE)   # no symlink, ours, in a checked dir
+        return None if data is None else ServiceStatus.from_dict(data)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
