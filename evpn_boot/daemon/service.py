@@ -17,7 +17,7 @@ from typing import Optional
 from evpn_boot.config.model import ReadinessRequire
 from evpn_boot.daemon import readiness
 from evpn_boot.daemon.ports import ConvergeReport, Loader, Ports, Target
-from evpn_boot.daemon.pulse import Pulse, Signals
+from evpn_boot.daemon.pulse import Pulse
 from evpn_boot.daemon.readiness import Verdict
 from evpn_boot.errors import EvpnBootError
 from evpn_boot.systemd.logs import fields, set_level, set_phase
@@ -80,12 +80,13 @@ def ready_status(started: Started) -> str:
 class Pipeline:
     """Runs the phases up to READY=1; see the module docstring."""
 
-    def __init__(self, ports: Ports, loader: Loader, signals: Signals,
+    def __init__(self, ports: Ports, loader: Loader, pulse: Pulse,
                  options: Optional[Options] = None) -> None:
         self.ports = ports
         self.loader = loader
         self.options = options or Options()
-        self.pulse = Pulse(ports.clock, ports.notifier, signals)
+        #: Built by the caller, since the adapters in ``ports`` wait through it too.
+        self.pulse = pulse
 
     def phase(self, name: str, status: str) -> None:
         set_phase(name)

@@ -20,7 +20,7 @@ from typing import Optional
 from evpn_boot.config.model import ReadinessRequire
 from evpn_boot.daemon import readiness
 from evpn_boot.daemon.ports import DriftWatch, Handoff, Loader, Ports, Target
-from evpn_boot.daemon.pulse import Signals
+from evpn_boot.daemon.pulse import Pulse
 from evpn_boot.daemon.service import Options, Pipeline, Started, ready_status
 from evpn_boot.errors import ConfigError, EvpnBootError
 from evpn_boot.systemd.logs import set_phase
@@ -344,10 +344,13 @@ def _never_release() -> None:
     raise EvpnBootError("release requested again although this node is already released")
 
 
-def run_daemon(ports: Ports, loader: Loader, signals: Signals,
+def run_daemon(ports: Ports, loader: Loader, pulse: Pulse,
                options: Optional[Options] = None) -> int:
-    """The whole of ``evpn-boot run``: pipeline, READY=1, supervision; the exit code."""
-    pipeline = Pipeline(ports, loader, signals, options)
+    """The whole of ``evpn-boot run``: pipeline, READY=1, supervision; the exit code.
+
+    ``pulse`` waits on ``ports.clock``; the adapters in ``ports`` wait through it.
+    """
+    pipeline = Pipeline(ports, loader, pulse, options)
     try:
         target = pipeline.validate()
         since = ports.ledger.released(target.desired) if ports.ledger is not None else None

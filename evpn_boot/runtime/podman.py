@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from evpn_boot import command
+from evpn_boot.clock import Clock
 from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.runtime.spec import (
     CONTAINER_CONFIG_DIR,
@@ -60,15 +62,18 @@ class ExecResult:
 class Podman:
     """A thin, typed wrapper of the podman CLI."""
 
-    def __init__(self, binary: str = "podman", timeout: float = 120.0) -> None:
+    def __init__(self, binary: str = "podman", timeout: float = 120.0,
+                 clock: Optional[Clock] = None) -> None:
         self.binary = binary
         self.timeout = timeout
+        #: Waits while podman runs (the daemon's pulse; plain select otherwise).
+        self.clock = clock
 
     def _run(self, args: Sequence[str], what: str, *, check: bool = True,
              timeout: Optional[float] = None) -> ExecResult:
         try:
-            proc = subprocess.run([self.binary, *args], capture_output=True, text=True,
-                                  timeout=timeout or self.timeout, check=False)
+            proc = command.run([self.binary, *args], timeout=timeout or self.timeout,
+                               clock=self.clock)
         except FileNotFoundError as exc:
             raise EvpnBootError(f"{what}: podman not found ({self.binary})",
                                 kind=ErrorKind.PREFLIGHT) from exc

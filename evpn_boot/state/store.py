@@ -14,10 +14,11 @@ import errno
 import fcntl
 import json
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Optional
 
+from evpn_boot.clock import REAL_CLOCK, Clock, sleep
 from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.state import atomic
 from evpn_boot.state.model import Ownership
@@ -55,9 +56,19 @@ def remove(state_dir: Path) -> None:
         state_path(state_dir).unlink()
 
 
+#: Seconds between two tries of a held lock.
+LOCK_RETRY_S = 0.05
+
+
 @contextlib.contextmanager
-def locked(run_dir: Path, *, wait: float = 10.0) -> Iterator[None]:
-    """Hold the run lock; wait up to ``wait`` seconds, then fail with kind LOCKED."""
+def locked(run_dir: Path, *, wait: float = 10.0,
+           clock: Optional[Clock] = None) -> Iterator[None]:
+    """Hold the run lock; wait up to ``wait`` seconds, then fail with kind LOCKED.
+
+    The lock is only ever tried without blocking; between tries ``clock`` waits
+    (the daemon's pulse, which keeps serving signals and the watchdog).
+    """
+    clock = clock or REAL_CLOCK
     path = run_dir / LOCK_FILE
     try:
         run_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -65,7 +76,7 @@ def locked(run_dir: Path, *, wait: float = 10.0) -> Iterator[None]:
     except OSError as exc:
         raise EvpnBootError(f"opening lock file {path}: {exc}") from exc
     try:
-        deadline = time.monotonic() + wait
+        deadline = clock.monotonic() + wait
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -73,11 +84,11 @@ def locked(run_dir: Path, *, wait: float = 10.0) -> Iterator[None]:
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise EvpnBootError(f"locking {path}: {exc}") from exc
-                if time.monotonic() >= deadline:
+                if clock.monotonic() >= deadline:
                     raise EvpnBootError(
                         f"another evpn-boot run holds the lock {path} (waited {wait:.0f} s)",
                         kind=ErrorKind.LOCKED) from exc
-                time.sleep(0.05)
+                sleep(clock, LOCK_RETRY_S)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield
