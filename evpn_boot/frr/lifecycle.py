@@ -212,5 +212,5 @@ def wait_ready(podman: Podman, name: str, asn: int, timeout_s: float,
             logs = podman.logs(name, tail=15) if state.exists else ""
             raise EvpnBootError(f"FRR container {name} not ready after {timeout_s:.0f}s "
                                 f"({state.status}): {last}\ncontainer log:\n{logs}",
-                                kind=ErrorKind.RUNTIME, retryable=True)
+                                kind=ErrorKind.RUNTIME)
         sleep(clock, READY_POLL_S)

@@ -98,7 +98,7 @@ def converge(desired: DesiredState, *, check: bool = True,
                               record_host_links=record_host_links,
                               record_nic=record_nic).run()
         except OSError as exc:
-            raise EvpnBootError(f"applying the dataplane: {exc}", retryable=True) from exc
+            raise EvpnBootError(f"applying the dataplane: {exc}") from exc
         _verify(desired, holder["ownership"])
         return result
 

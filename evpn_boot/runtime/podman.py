@@ -79,7 +79,7 @@ class Podman:
                                 kind=ErrorKind.PREFLIGHT) from exc
         except subprocess.TimeoutExpired as exc:
             raise EvpnBootError(f"{what}: podman timed out after {exc.timeout:.0f}s",
-                                kind=ErrorKind.RUNTIME, retryable=True) from exc
+                                kind=ErrorKind.RUNTIME) from exc
         result = ExecResult(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:
             raise EvpnBootError(f"{what}: podman exited {proc.returncode}: "
@@ -132,14 +132,6 @@ class Podman:
                 spec.image]
         self._run(args, f"run FRR container {spec.name} (image {spec.image}, "
                         f"netns {spec.netns})")
-
-    def start(self, name: str) -> None:
-        self._run(["start", name], f"start container {name}")
-
-    def stop(self, name: str, timeout_s: int = 30) -> None:
-        """Stop gracefully: SIGTERM, then SIGKILL after ``timeout_s``."""
-        self._run(["stop", "--time", str(timeout_s), name], f"stop container {name}",
-                  timeout=timeout_s + self.timeout)
 
     def kill(self, name: str, signal: str = "KILL") -> None:
         """Send ``signal`` to the container's init (PID 1 of its PID namespace).

@@ -58,4 +58,4 @@ def systemctl(verb: str, unit: str, *, timeout_s: float = 300,
         raise EvpnBootError(
             f"systemctl {verb} {unit} exited {done.returncode}: "
             f"{(done.stderr or done.stdout).strip()[-300:]} (see journalctl -u {unit})",
-            kind=ErrorKind.RUNTIME, retryable=True)
+            kind=ErrorKind.RUNTIME)
