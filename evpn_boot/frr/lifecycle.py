@@ -138,13 +138,10 @@ def write_config(conf_dir: Path, rendered: RenderedFrr, validator: FrrValidator,
     conf_path = conf_dir / "frr.conf"
     written: set[str] = set()
     if files.current(conf_path) != rendered.frr_conf:
-        temp = files.write_temp(conf_dir, "frr.conf", rendered.frr_conf, conf_mode)
         try:
-            validator.validate(temp)
+            files.write(conf_path, rendered.frr_conf, conf_mode, check=validator.validate)
         except EvpnBootError as exc:
-            temp.unlink()
             raise EvpnBootError(scrub(str(exc), secrets), kind=exc.kind) from None
-        files.replace(temp, conf_path)
         written.add("frr.conf")
     elif (conf_path.stat().st_mode & 0o777) != conf_mode:
         conf_path.chmod(conf_mode)
