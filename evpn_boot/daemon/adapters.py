@@ -127,8 +127,7 @@ class RunDirLedger:
 
     def released(self, desired: DesiredState) -> Optional[str]:
         from evpn_boot.state import release
-        record = release.load(desired.runtime.run_dir)
-        return None if record is None else record.released_at
+        return release.released_at(desired.runtime.run_dir)
 
     def record(self, target: Target) -> None:
         from datetime import datetime, timezone

@@ -23,9 +23,12 @@ from evpn_boot.daemon.ports import DriftWatch, Handoff, Loader, Ports, Target
 from evpn_boot.daemon.pulse import Pulse
 from evpn_boot.daemon.service import Options, Pipeline, Started, ready_status
 from evpn_boot.errors import ConfigError, EvpnBootError
+from evpn_boot.state.service import ServiceState
 from evpn_boot.systemd.logs import set_phase
 
 log = logging.getLogger(__name__)
+
+DEGRADED = ServiceState.DEGRADED
 
 
 def brief(exc: EvpnBootError) -> str:
@@ -146,7 +149,7 @@ class Supervisor:
             self.drift_since = clock.monotonic()     # try again when the back-off ends
             log.error("dataplane repair failed (attempt %d, retry in %gs): %s",
                       self.failures, delay, exc)
-            self.ports.notifier.status(f"degraded: dataplane repair failed: {brief(exc)}")
+            self.ports.notifier.status(DEGRADED.line(f"dataplane repair failed: {brief(exc)}"))
             return
         self.next_resync = clock.monotonic() + self.options.resync_s
         if self.failures:
@@ -180,7 +183,7 @@ class Supervisor:
                 frr.restart(desired)
             except EvpnBootError as exc:
                 log.error("FRR restart failed: %s", exc)
-                self.ports.notifier.status(f"degraded: FRR restart failed: {brief(exc)}")
+                self.ports.notifier.status(DEGRADED.line(f"FRR restart failed: {brief(exc)}"))
                 return
             self.frr_restarts += 1
             log.info("FRR restarted")
@@ -235,8 +238,8 @@ class Supervisor:
             log.error("applying the new configuration (digest %s) failed: %s; restoring %s",
                       new.digest, exc, old.digest)
             self._restore(old)
-            notifier.ready(f"degraded: reload failed: {brief(exc)}; configuration "
-                           f"{old.digest} restored")
+            notifier.ready(DEGRADED.line(f"reload failed: {brief(exc)}; configuration "
+                                         f"{old.digest} restored"))
             set_phase("supervise")
             return
         self._close_watches()
