@@ -67,10 +67,10 @@ class Dataplane(Protocol):
 
 
 class FrrRuntime(Protocol):
-    """FRR in its container in the router namespace."""
+    """FRR in its container in the router namespace (:class:`evpn_boot.frr.service.FrrService`)."""
 
     def up(self, desired: DesiredState) -> str:
-        """Start FRR or reload it to ``desired``; returns "started", "reloaded" or "unchanged"."""
+        """Start FRR or reload it to ``desired``; what it did (an ``FrrAction``: "started" ...)."""
         ...
 
     def problem(self, desired: DesiredState) -> Optional[str]:
