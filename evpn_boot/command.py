@@ -18,7 +18,8 @@ from typing import Optional
 
 from evpn_boot.clock import REAL_CLOCK, Clock
 
-#: Seconds between exit checks once the child closed its output (it is exiting).
+#: Seconds between exit checks once the child closed its output, where the
+#: kernel has no pidfd to say when it exits.
 _EXIT_POLL_S = 0.01
 
 
@@ -33,6 +34,14 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace").replace("\r\n", "\n")
 
 
+def _exit_fd(pid: int) -> Optional[int]:
+    """An fd that becomes readable when ``pid`` exits (Linux >= 5.3), else None."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 def run(argv: Sequence[str], *, timeout: float, clock: Optional[Clock] = None) -> Completed:
     """Run ``argv``, capture its output, return when it exited or kill it at ``timeout``."""
     clock = clock or REAL_CLOCK
@@ -42,6 +51,7 @@ def run(argv: Sequence[str], *, timeout: float, clock: Optional[Clock] = None) -
     out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
     chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
     open_fds = {out_fd, err_fd}
+    exit_fd = _exit_fd(proc.pid)
     try:
         for fd in open_fds:
             os.set_blocking(fd, False)
@@ -50,8 +60,9 @@ def run(argv: Sequence[str], *, timeout: float, clock: Optional[Clock] = None) -
             if left <= 0:
                 raise subprocess.TimeoutExpired(list(argv), timeout, b"".join(chunks[out_fd]),
                                                 b"".join(chunks[err_fd]))
-            if not open_fds:
-                clock.wait([], min(left, _EXIT_POLL_S))
+            if not open_fds:       # output closed: the child is exiting
+                clock.wait([] if exit_fd is None else [exit_fd],
+                           left if exit_fd is not None else min(left, _EXIT_POLL_S))
                 continue
             for fd in clock.wait(sorted(open_fds), left):
                 try:
@@ -66,6 +77,8 @@ def run(argv: Sequence[str], *, timeout: float, clock: Optional[Clock] = None) -
         if proc.poll() is None:     # timed out, or interrupted by an exception
             proc.kill()
             proc.wait()
+        if exit_fd is not None:
+            os.close(exit_fd)
         proc.stdout.close()
         proc.stderr.close()
     return Completed(proc.returncode, _text(b"".join(chunks[out_fd])),
