@@ -43,12 +43,10 @@ class EvpnBootError(Exception):
 
     kind: ErrorKind = ErrorKind.RUNTIME
 
-    def __init__(self, message: str, *, kind: ErrorKind | None = None,
-                 retryable: bool = False) -> None:
+    def __init__(self, message: str, *, kind: ErrorKind | None = None) -> None:
         super().__init__(message)
         if kind is not None:
             self.kind = kind
-        self.retryable = retryable
 
     @property
     def exit_code(self) -> int:

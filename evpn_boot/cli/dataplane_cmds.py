@@ -11,7 +11,7 @@ import click
 from evpn_boot.cli.config_cmds import derive_for_node, load
 from evpn_boot.cli.main import Context
 from evpn_boot.desired.model import Runtime
-from evpn_boot.errors import EXIT_CHANGES_PENDING, ErrorKind, EvpnBootError
+from evpn_boot.errors import EXIT_CHANGES_PENDING
 
 if TYPE_CHECKING:
     from evpn_boot.frr.lifecycle import FrrResult
@@ -46,15 +46,7 @@ def apply(ctx: Context, skip_frr: bool) -> None:
     from evpn_boot.state import release
     started = time.monotonic()
     desired = derive_for_node(ctx, load(ctx), read_host=True)
-    record = release.load(desired.runtime.run_dir)
-    if record is not None:
-        # The in-cluster reconciler owns the node since the handoff: converging
-        # would start a second FRR with our router ID next to its own.
-        raise EvpnBootError(
-            f"this node was handed off to the in-cluster reconciler at "
-            f"{record.released_at} ({release.release_path(desired.runtime.run_dir)}); "
-            f"evpn-boot does not manage it again before the next boot. "
-            f"`evpn-boot teardown` takes it back.", kind=ErrorKind.PREFLIGHT)
+    release.refuse_if_released(desired.runtime.run_dir)
     result = engine.converge(desired)
     elapsed = time.monotonic() - started
     if result.changed:

@@ -49,11 +49,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
             "The boot service: apply, start FRR, READY=1, supervise until handoff."),
 }
 
-#: Names later work adds; reserved so nothing else takes them.
-RESERVED = ("plan", "apply", "teardown", "status", "render", "run", "lab", "export",
-            "install-units")
-
-
 #: A lazy group's registry: name -> ("module:attribute" of a click.Command, help).
 Registry = dict[str, tuple[str, str]]
 

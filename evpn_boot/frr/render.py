@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import jinja2
-
 from evpn_boot.config.secret_file import SecretFileError, read_password
 from evpn_boot.desired.model import FrrModel, FrrNeighbor
 from evpn_boot.errors import ErrorKind, EvpnBootError
+from evpn_boot.templating import environment
 
 #: What ``render frr`` prints instead of a password unless asked to show it.
 REDACTED = "<redacted>"
@@ -57,21 +56,7 @@ def _hold(n: FrrNeighbor) -> int:
     return n.keepalive_time * 3
 
 
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("evpn_boot.frr", "templates"),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,  # FRR configuration, not markup
-    )
-    env.filters["keepalive"] = _keepalive
-    env.filters["hold"] = _hold
-    return env
-
-
-_ENV = _environment()
+_ENV = environment("evpn_boot.frr", {"keepalive": _keepalive, "hold": _hold})
 
 
 def read_password_file(path: Path) -> str:

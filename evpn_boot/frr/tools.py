@@ -5,12 +5,16 @@ the FRR image (through the runtime package).  Both give a
 from __future__ import annotations
 
 import contextlib
+import functools
 import grp
 import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Optional
 
+from evpn_boot import command
+from evpn_boot.clock import Clock
 from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.frr.validate import CommandValidator, FrrValidator
 from evpn_boot.runtime.podman import FRR_CAPABILITIES, Podman
@@ -24,7 +28,7 @@ def host_has_frr() -> bool:
     return shutil.which("vtysh") is not None and HOST_BGPD.exists()
 
 
-def host_runner(argv: list[str], conf: Path) -> tuple[int, str]:
+def host_runner(argv: list[str], conf: Path, clock: Optional[Clock] = None) -> tuple[int, str]:
     """Run a host FRR tool on a copy of ``conf`` that the frr group may read.
 
     bgpd drops root before reading its file, and the rendered file is root-only
@@ -40,8 +44,7 @@ def host_runner(argv: list[str], conf: Path) -> tuple[int, str]:
     try:
         cmd = [a.replace("{conf}", f"/proc/self/fd/{fd}") for a in argv]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
-                                  check=False, pass_fds=(fd,))
+            proc = command.run(cmd, timeout=60, clock=clock, pass_fds=(fd,))
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise EvpnBootError(f"run {cmd[0]} to check {conf}: {exc}",
                                 kind=ErrorKind.RUNTIME) from exc
@@ -90,7 +93,10 @@ class ImageRunner:
 
 
 def default_validator(podman: Podman, image: str) -> FrrValidator:
-    """The host's FRR when installed (fast, no container), else the FRR image."""
+    """The host's FRR when installed (fast, no container), else the FRR image.
+
+    Both wait through ``podman.clock``: the daemon's pulse keeps ticking.
+    """
     if host_has_frr():
-        return CommandValidator(host_runner, "host FRR")
+        return CommandValidator(functools.partial(host_runner, clock=podman.clock), "host FRR")
     return CommandValidator(ImageRunner(podman, image), f"image {image}")

@@ -24,6 +24,7 @@ import socket
 from dataclasses import replace
 from typing import Optional
 
+from evpn_boot.clock import Clock
 from evpn_boot.desired.model import DesiredState, LinkKind, Runtime, Side
 from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.netlink import nsfd, wire
@@ -62,10 +63,14 @@ def plan(desired: DesiredState) -> Plan:
     return diff_mod.diff(desired, observe(desired, ownership), ownership)
 
 
-def converge(desired: DesiredState, *, check: bool = True) -> ApplyResult:
-    """Bring the kernel to ``desired``, then verify it; holds the run lock throughout."""
+def converge(desired: DesiredState, *, check: bool = True,
+             clock: Optional[Clock] = None) -> ApplyResult:
+    """Bring the kernel to ``desired``, then verify it; holds the run lock throughout.
+
+    ``clock``: what waits for a held lock (the daemon passes its pulse).
+    """
     runtime = desired.runtime
-    with store.locked(runtime.run_dir):
+    with store.locked(runtime.run_dir, clock=clock):
         ownership = _ownership(runtime)
         observed = observe(desired, ownership)
         the_plan = diff_mod.diff(desired, observed, ownership)
@@ -93,7 +98,7 @@ def converge(desired: DesiredState, *, check: bool = True) -> ApplyResult:
                               record_host_links=record_host_links,
                               record_nic=record_nic).run()
         except OSError as exc:
-            raise EvpnBootError(f"applying the dataplane: {exc}", retryable=True) from exc
+            raise EvpnBootError(f"applying the dataplane: {exc}") from exc
         _verify(desired, holder["ownership"])
         return result
 

@@ -11,8 +11,6 @@ import dataclasses
 import shlex
 from collections.abc import Iterator
 
-import jinja2
-
 from evpn_boot.provision.frr_container import (
     UNIT_CIDFILE,
     quadlet_keys,
@@ -20,15 +18,9 @@ from evpn_boot.provision.frr_container import (
     systemd_spec,
 )
 from evpn_boot.provision.params import UnitParams
+from evpn_boot.templating import environment
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("evpn_boot.provision", "templates"),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-    autoescape=False,  # unit files, not HTML
-)
+_ENV = environment("evpn_boot.provision")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -75,6 +75,28 @@ def load(run_dir: Path) -> Optional[ReleaseRecord]:
                             f"the node again", kind=ErrorKind.STATE) from None
 
 
+def released_at(run_dir: Path) -> Optional[str]:
+    """When this node was handed over during this boot; None when it was not.
+
+    The rule ``run`` and ``apply`` share: a node released in this boot is the
+    reconciler's, and evpn-boot neither converges it nor starts FRR on it.
+    """
+    record = load(run_dir)
+    return None if record is None else record.released_at
+
+
+def refuse_if_released(run_dir: Path) -> None:
+    """Raise (exit 1, naming the record) when the node was released in this boot."""
+    since = released_at(run_dir)
+    if since is not None:
+        # Converging would start a second FRR with our router ID next to the
+        # reconciler's own.
+        raise EvpnBootError(
+            f"this node was handed off to the in-cluster reconciler at {since} "
+            f"({release_path(run_dir)}); evpn-boot does not manage it again before the "
+            f"next boot. `evpn-boot teardown` takes it back.", kind=ErrorKind.PREFLIGHT)
+
+
 def save(run_dir: Path, record: ReleaseRecord) -> None:
     path = release_path(run_dir)
     try:

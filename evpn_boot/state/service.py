@@ -11,6 +11,7 @@ Written atomically (temp file, rename); readers tolerate its absence.
 from __future__ import annotations
 
 import contextlib
+import enum
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +21,31 @@ from evpn_boot import fsutil
 from evpn_boot.state import atomic, store
 
 SERVICE_FILE = "service.json"
+
+
+class ServiceState(enum.Enum):
+    """What ``evpn-boot status`` calls the service.
+
+    ``ready`` and ``degraded`` also head the daemon's STATUS= lines (``degraded:
+    FRR restart failed: ...``): :meth:`line` writes such a line and
+    :meth:`heading` reads it back, so the words live here only.
+    """
+
+    UNKNOWN = "unknown"        # no record: ``run`` has not run this boot
+    STARTING = "starting"      # running, READY=1 not sent yet
+    READY = "ready"
+    DEGRADED = "degraded"      # READY=1 sent, but the readiness condition was not met
+    STOPPED = "stopped"        # the recorded process is gone
+
+    def line(self, text: str) -> str:
+        """A STATUS= line headed by this state."""
+        return f"{self.value}: {text}"
+
+    @classmethod
+    def heading(cls, line: str) -> Optional[ServiceState]:
+        """The state a STATUS= line is headed by, if any."""
+        head = line.split(":", 1)[0]
+        return next((state for state in cls if state.value == head), None)
 
 
 @dataclass(frozen=True)
@@ -40,6 +66,14 @@ class ServiceStatus:
     @property
     def running(self) -> bool:
         return Path(f"/proc/{self.pid}").exists()
+
+    @property
+    def state(self) -> ServiceState:
+        if not self.running:
+            return ServiceState.STOPPED
+        if self.ready:
+            return ServiceState.DEGRADED if self.degraded else ServiceState.READY
+        return ServiceState.STARTING
 
 
 def save(run_dir: Path, status: ServiceStatus) -> None:

@@ -22,11 +22,12 @@ import fcntl
 import json
 import os
 import stat
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Optional
 
 from evpn_boot import fsutil
+from evpn_boot.clock import REAL_CLOCK, Clock, sleep
 from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.state import atomic
 from evpn_boot.state.model import Ownership, StateFormatError
@@ -137,9 +138,19 @@ def discard(state_dir: Path) -> Path | None:
     return aside
 
 
+#: Seconds between two tries of a held lock.
+LOCK_RETRY_S = 0.05
+
+
 @contextlib.contextmanager
-def locked(run_dir: Path, *, wait: float = 10.0) -> Iterator[None]:
-    """Hold the run lock; wait up to ``wait`` seconds, then fail with kind LOCKED."""
+def locked(run_dir: Path, *, wait: float = 10.0,
+           clock: Optional[Clock] = None) -> Iterator[None]:
+    """Hold the run lock; wait up to ``wait`` seconds, then fail with kind LOCKED.
+
+    The lock is only ever tried without blocking; between tries ``clock`` waits
+    (the daemon's pulse, which keeps serving signals and the watchdog).
+    """
+    clock = clock or REAL_CLOCK
     path = run_dir / LOCK_FILE
     try:
         dir_fd = fsutil.open_verified_dir(run_dir)
@@ -153,7 +164,7 @@ def locked(run_dir: Path, *, wait: float = 10.0) -> Iterator[None]:
     finally:
         os.close(dir_fd)
     try:
-        deadline = time.monotonic() + wait
+        deadline = clock.monotonic() + wait
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -161,11 +172,11 @@ def locked(run_dir: Path, *, wait: float = 10.0) -> Iterator[None]:
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise EvpnBootError(f"locking {path}: {exc}") from exc
-                if time.monotonic() >= deadline:
+                if clock.monotonic() >= deadline:
                     raise EvpnBootError(
                         f"another evpn-boot run holds the lock {path} (waited {wait:.0f} s)",
                         kind=ErrorKind.LOCKED) from exc
-                time.sleep(0.05)
+                sleep(clock, LOCK_RETRY_S)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield

@@ -199,7 +199,7 @@ def test_frr_config_dir_nobody_owns_gets_no_file(arena: Arena) -> None:
     as_nobody(lambda: (conf_dir.mkdir(), (conf_dir / f".frr.conf.{os.getpid()}.tmp")
                        .symlink_to(arena.victim)))
     before = arena.snapshot()
-    refused(lambda: files.write_temp(conf_dir, "frr.conf", "secret\n", 0o600), "owned by uid")
+    refused(lambda: files.write(conf_dir / "frr.conf", "secret\n", 0o600), "owned by uid")
     assert arena.snapshot() == before
 
 
