@@ -1,10 +1,10 @@
 """pyroute2 as the oracle of the hand-rolled wire format (no root needed).
 
 The executor (:mod:`evpn_boot.netlink.apply`) builds every request with
-:mod:`evpn_boot.netlink.wire`; here its transport is replaced by a recorder and
+:mod:`evpn_boot.netlink.encode`; here its transport is replaced by a recorder and
 each request, framed exactly as the socket would send it, is decoded with
 pyroute2's own message classes.  The decoded fields must be the values the
-plan asked for: if wire.py put an attribute at the wrong type number, with the
+plan asked for: if encode.py put an attribute at the wrong type number, with the
 wrong width or byte order, or nested it wrongly, pyroute2 reads something else.
 """
 
@@ -36,8 +36,10 @@ from evpn_boot.desired.model import (
     VrfInfo,
     VxlanInfo,
 )
-from evpn_boot.netlink import wire
-from evpn_boot.netlink.apply import Executor, route_request
+from evpn_boot.errors import EvpnBootError
+from evpn_boot.netlink import apply as apply_mod
+from evpn_boot.netlink import encode, rtnl, wire
+from evpn_boot.netlink.apply import Executor
 from evpn_boot.plan.diff import diff
 from evpn_boot.plan.model import Action, Change, ObservedLink, ObservedState, Op, Plan
 from evpn_boot.state.model import HOST_LINK_GROUP, Ownership
@@ -121,10 +123,10 @@ def tree(nla: Any) -> Any:
 
 
 def decode(side: Side, request: wire.Request) -> dict[str, Any]:
-    cls = {wire.RTM_NEWLINK: ifinfmsg, wire.RTM_DELLINK: ifinfmsg,
-           wire.RTM_NEWADDR: ifaddrmsg, wire.RTM_DELADDR: ifaddrmsg,
-           wire.RTM_NEWROUTE: rtmsg}[request.msg_type]
-    data = wire.frame(request.msg_type, request.flags | wire.NLM_F_REQUEST | wire.NLM_F_ACK,
+    cls = {rtnl.RTM_NEWLINK: ifinfmsg, rtnl.RTM_DELLINK: ifinfmsg,
+           rtnl.RTM_NEWADDR: ifaddrmsg, rtnl.RTM_DELADDR: ifaddrmsg,
+           rtnl.RTM_NEWROUTE: rtmsg}[request.msg_type]
+    data = wire.frame(request.msg_type, request.flags | rtnl.NLM_F_REQUEST | rtnl.NLM_F_ACK,
                       7, request.body)
     msg = cls(data)
     msg.decode()
@@ -185,11 +187,11 @@ def test_every_created_link_decodes_to_its_spec(fresh: Any) -> None:
         if isinstance(spec.info, VethInfo) and spec.side is Side.HOST:
             continue    # created inside its router end's message, checked there
         creates = [m for m in links_named(msgs, spec.name)
-                   if m["_flags"] & wire.NLM_F_CREATE]
+                   if m["_flags"] & rtnl.NLM_F_CREATE]
         assert len(creates) == 1, spec.name
         msg = creates[0]
         kinds.add(spec.kind)
-        assert msg["_flags"] & wire.NLM_F_EXCL
+        assert msg["_flags"] & rtnl.NLM_F_EXCL
         linkinfo = msg["IFLA_LINKINFO"]
         assert linkinfo["IFLA_INFO_KIND"] == spec.kind.value
         assert msg.get("IFLA_MTU") == spec.mtu
@@ -233,7 +235,7 @@ def test_after_create_requests_decode_to_addrgenmode_ports_up_and_addresses(
         if spec.kind in (LinkKind.PHYSICAL, LinkKind.LOOPBACK):
             continue
         followups = [m for m in links_named(msgs, spec.name)
-                     if not m["_flags"] & wire.NLM_F_CREATE]
+                     if not m["_flags"] & rtnl.NLM_F_CREATE]
         if spec.addrgenmode_none:
             assert any(m.get("IFLA_AF_SPEC") == {"AF_INET6": {"IFLA_INET6_ADDR_GEN_MODE": 1}}
                        for m in followups), spec.name
@@ -254,7 +256,7 @@ def test_after_create_requests_decode_to_addrgenmode_ports_up_and_addresses(
             assert msg["prefixlen"] == address.network.prefixlen
             assert msg["IFA_ADDRESS"] == str(address.ip)
             assert msg["_side"] is spec.side
-            assert msg["_flags"] & wire.NLM_F_CREATE
+            assert msg["_flags"] & rtnl.NLM_F_CREATE
             if address.version == 4 and address.network.prefixlen < 31:
                 assert msg["IFA_BROADCAST"] == str(address.network.broadcast_address)
             assert msg["scope"] == (254 if address.ip.is_loopback else 0)
@@ -269,9 +271,9 @@ def test_route_add_decodes_to_an_unreachable_default_in_the_vrf_table(fresh: Any
         assert msg["RTA_TABLE"] == route.table and msg["table"] == 252    # RT_TABLE_COMPAT
         assert msg["RTA_PRIORITY"] == route.metric
         assert msg["dst_len"] == 0 and "RTA_DST" not in msg
-        assert msg["proto"] == 4 and msg["_flags"] & wire.NLM_F_CREATE
-    v6 = route_request(wire.RTM_NEWROUTE, replace(
-        desired.routes[0], dst=ipaddress.ip_network("2001:db8::/32"), table=100))
+        assert msg["proto"] == 4 and msg["_flags"] & rtnl.NLM_F_CREATE
+    v6 = wire.Request(rtnl.RTM_NEWROUTE, encode.CREATE, encode.route(replace(
+        desired.routes[0], dst=ipaddress.ip_network("2001:db8::/32"), table=100)))
     msg = decode(Side.ROUTER, v6)
     assert (msg["family"], msg["dst_len"], msg["table"], msg["RTA_TABLE"]) == (
         socket.AF_INET6, 32, 100, 100)
@@ -336,3 +338,20 @@ def test_brport_values_follow_the_spec_not_a_constant() -> None:
     [port] = links_named(msgs, "vni120")
     assert port["IFLA_LINKINFO"]["IFLA_INFO_SLAVE_DATA"] == {
         "IFLA_BRPORT_LEARNING": 1, "IFLA_BRPORT_NEIGH_SUPPRESS": 0}
+
+
+def test_every_plan_action_has_an_executor_step() -> None:
+    assert set(apply_mod.STEPS) == set(Action)
+
+
+def test_an_op_without_an_executor_step_is_refused_before_anything_is_sent(
+        monkeypatch: pytest.MonkeyPatch, fresh: Any) -> None:
+    desired, _recorder, _msgs = fresh
+    observed = ObservedState(netns_exists=True, links={})
+    plan = diff(desired, observed, Ownership())
+    assert plan.by_action(Action.ADD_ROUTE)
+    monkeypatch.delitem(apply_mod.STEPS, Action.ADD_ROUTE)
+    recorder = Recorder(plan, observed)
+    with pytest.raises(EvpnBootError, match="no executor step for add-route"):
+        recorder.run()
+    assert recorder.sent == []
