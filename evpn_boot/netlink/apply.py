@@ -40,21 +40,6 @@ from evpn_boot.plan.diff import OPTIONAL
 from evpn_boot.plan.model import Action, ObservedState, Op, Plan
 from evpn_boot.plan.render import counts_text
 
-#: The executor step that runs each action, in the order the steps run.  Every
-#: action has one: an op the executor has no step for is refused before
-#: anything is sent (never dropped silently).
-STEPS: dict[Action, str] = {
-    Action.CREATE_NETNS: "_netns",
-    Action.SYSCTL: "_sysctls",
-    Action.MOVE_NIC: "_move_nic",
-    Action.DELETE: "_deletes",
-    Action.DEL_ADDR: "_deletes",
-    Action.CREATE: "_creates",
-    Action.SET: "_sets",
-    Action.ADD_ADDR: "_addresses",
-    Action.ADD_ROUTE: "_routes",
-}
-
 
 @dataclass
 class ApplyResult:
@@ -137,8 +122,8 @@ class Executor:
                                 f"nothing was changed", kind=ErrorKind.RUNTIME)
         try:
             for step in dict.fromkeys(STEPS.values()):
-                actions = {action for action, name in STEPS.items() if name == step}
-                getattr(self, step)([op for op in ops if op.action in actions])
+                actions = {action for action, its in STEPS.items() if its is step}
+                step(self, [op for op in ops if op.action in actions])
         finally:
             self.close()
         if self.errors:
@@ -332,3 +317,19 @@ class Executor:
                                     f"unreachable route {op.route.dst} in table "
                                     f"{op.route.table}"))
         self._run(Side.ROUTER, requests)
+
+
+#: The executor step that runs each action, in the order the steps run.  Every
+#: action has one: an op the executor has no step for is refused before
+#: anything is sent (never dropped silently).
+STEPS: dict[Action, Callable[[Executor, list[Op]], None]] = {
+    Action.CREATE_NETNS: Executor._netns,
+    Action.SYSCTL: Executor._sysctls,
+    Action.MOVE_NIC: Executor._move_nic,
+    Action.DELETE: Executor._deletes,
+    Action.DEL_ADDR: Executor._deletes,
+    Action.CREATE: Executor._creates,
+    Action.SET: Executor._sets,
+    Action.ADD_ADDR: Executor._addresses,
+    Action.ADD_ROUTE: Executor._routes,
+}

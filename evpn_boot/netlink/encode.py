@@ -20,7 +20,9 @@ from typing import Optional
 from evpn_boot.desired.model import (
     BridgeInfo,
     BridgePort,
+    IPAddress,
     IPInterface,
+    IPNetwork,
     KindInfo,
     LinkSpec,
     MacvlanInfo,
@@ -185,14 +187,12 @@ def configure_created(spec: LinkSpec, *, master: Optional[int] = None) -> bytes:
                 extra=[addrgenmode_none()] if spec.addrgenmode_none else None)
 
 
-#: Plan change names (:class:`evpn_boot.plan.model.Change`) set by :func:`change_link`;
-#: "bridge-port" and "state" are separate requests (:func:`set_bridge_port`, :func:`set_up`).
-LINK_CHANGES = ("master", "mtu", "mac", "group", "addrgenmode")
-
-
 def change_link(spec: LinkSpec, changed: set[str], *, master: Optional[int]) -> Optional[bytes]:
     """The RTM_NEWLINK setting exactly the ``changed`` attributes, or None if none applies.
 
+    ``changed`` holds plan change names (:class:`evpn_boot.plan.model.Change`):
+    master, mtu, mac, group and addrgenmode are set here; "bridge-port" and
+    "state" are separate requests (:func:`set_bridge_port`, :func:`set_up`).
     ``master`` is the ifindex of ``spec.master`` (0: no master, i.e. release).
     """
     mtu = spec.mtu if "mtu" in changed else None
@@ -241,6 +241,25 @@ def route(spec: RouteSpec) -> bytes:
     if spec.dst.prefixlen:
         attrs.append((rtnl.RTA_DST, spec.dst.network_address.packed))
     return rtmsg(family, spec.dst.prefixlen, spec.table, rtnl.RTN_UNREACHABLE,
+                 protocol=rtnl.RTPROT_STATIC) + encode_attrs(attrs)
+
+
+def unicast_route(dst: IPNetwork, *, gateway: Optional[IPAddress] = None,
+                  oif: Optional[int] = None) -> bytes:
+    """RTM_NEWROUTE body of a main-table route: via ``gateway``, or on-link out of ``oif``.
+
+    The product installs none (FRR does); the lab's hosts need their default routes.
+    """
+    family = socket.AF_INET if dst.version == 4 else socket.AF_INET6
+    attrs: Attrs = [(rtnl.RTA_TABLE, rtnl.RT_TABLE_MAIN)]
+    if dst.prefixlen:
+        attrs.append((rtnl.RTA_DST, dst.network_address.packed))
+    if gateway is not None:
+        attrs.append((rtnl.RTA_GATEWAY, gateway.packed))
+    if oif is not None:
+        attrs.append((rtnl.RTA_OIF, oif))
+    scope = rtnl.RT_SCOPE_UNIVERSE if gateway is not None else rtnl.RT_SCOPE_LINK
+    return rtmsg(family, dst.prefixlen, rtnl.RT_TABLE_MAIN, rtnl.RTN_UNICAST, scope=scope,
                  protocol=rtnl.RTPROT_STATIC) + encode_attrs(attrs)
 
 

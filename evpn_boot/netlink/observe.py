@@ -55,6 +55,7 @@ from evpn_boot.netlink.rtnl import (
     IFLA_MACVLAN_MODE,
     IFLA_MASTER,
     IFLA_MTU,
+    IFLA_OPERSTATE,
     IFLA_VLAN_ID,
     IFLA_VRF_TABLE,
     IFLA_VXLAN_ID,
@@ -85,7 +86,7 @@ class RawLink:
     """The decoded fields of one link, before names are resolved."""
 
     __slots__ = ("addrgen_none", "brport", "flags", "group", "index", "info_data", "kind",
-                 "link", "link_netnsid", "mac", "master", "mtu", "name")
+                 "link", "link_netnsid", "mac", "master", "mtu", "name", "operstate")
 
     def __init__(self, msg: memoryview) -> None:
         _fam, _type, self.index, self.flags, _chg = wire.link_header(msg)
@@ -95,6 +96,8 @@ class RawLink:
         self.master = as_u32(attrs[IFLA_MASTER]) if IFLA_MASTER in attrs else 0
         self.group = as_u32(attrs[IFLA_GROUP]) if IFLA_GROUP in attrs else 0
         self.link = as_u32(attrs[IFLA_LINK]) if IFLA_LINK in attrs else 0
+        state = attrs.get(IFLA_OPERSTATE)
+        self.operstate = state[0] if state is not None else 0
         self.link_netnsid = (wire.as_s32(attrs[IFLA_LINK_NETNSID])
                              if IFLA_LINK_NETNSID in attrs else None)
         mac = attrs.get(IFLA_ADDRESS)

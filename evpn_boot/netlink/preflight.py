@@ -36,11 +36,16 @@ def has_net_admin() -> bool:
     return os.geteuid() == 0
 
 
-def probe_kinds(kinds: set[LinkKind]) -> list[LinkKind]:
-    """The kinds this kernel cannot create (tried in a throwaway namespace)."""
+def probe_kinds(kinds: set[LinkKind], *, scratch_prefix: str = "evpn-boot-probe-",
+                ) -> list[LinkKind]:
+    """The kinds this kernel cannot create (tried in a throwaway namespace).
+
+    The namespace is made and removed in this process (:mod:`nsfd`), so the
+    probe cannot hang or time out on a loaded machine.
+    """
     if not kinds:
         return []
-    scratch = f"evpn-boot-probe-{secrets.token_hex(3)}"
+    scratch = f"{scratch_prefix}{secrets.token_hex(3)}"
     nsfd.create(scratch)
     missing = []
     try:

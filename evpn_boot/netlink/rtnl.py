@@ -46,7 +46,6 @@ NLMSG_ERROR: Final = 2
 NLMSG_DONE: Final = 3
 
 NLM_F_REQUEST: Final = 0x1
-NLM_F_MULTI: Final = 0x2
 NLM_F_ACK: Final = 0x4
 NLM_F_DUMP: Final = 0x300
 NLM_F_EXCL: Final = 0x200
@@ -87,12 +86,17 @@ IFLA_IFNAME: Final = 3
 IFLA_MTU: Final = 4
 IFLA_LINK: Final = 5
 IFLA_MASTER: Final = 10
+IFLA_OPERSTATE: Final = 16
 IFLA_LINKINFO: Final = 18
 IFLA_AF_SPEC: Final = 26
 IFLA_GROUP: Final = 27
 IFLA_NET_NS_FD: Final = 28
 IFLA_EXT_MASK: Final = 29
 IFLA_LINK_NETNSID: Final = 37
+
+#: IFLA_OPERSTATE values (RFC 2863 operational states), named as ``ip link`` shows them.
+IF_OPER_STATES: Final = {0: "UNKNOWN", 1: "NOTPRESENT", 2: "DOWN", 3: "LOWERLAYERDOWN",
+                         4: "TESTING", 5: "DORMANT", 6: "UP"}
 
 #: IFLA_EXT_MASK: leave the counters out of a dump (half of every message).
 RTEXT_FILTER_SKIP_STATS: Final = 1 << 3
@@ -131,17 +135,22 @@ IFA_LOCAL: Final = 2
 IFA_BROADCAST: Final = 4
 
 RT_SCOPE_UNIVERSE: Final = 0
+RT_SCOPE_LINK: Final = 253
 RT_SCOPE_HOST: Final = 254
 
 # ------------------------------------------------------------------ routes
 RTA_DST: Final = 1
+RTA_OIF: Final = 4
+RTA_GATEWAY: Final = 5
 RTA_PRIORITY: Final = 6
 RTA_TABLE: Final = 15            # the real table id; rtm_table holds at most 255
 
+RTN_UNICAST: Final = 1
 RTN_UNREACHABLE: Final = 7
 RTPROT_UNSPEC: Final = 0
 RTPROT_STATIC: Final = 4
 RT_TABLE_COMPAT: Final = 252     # rtm_table of a table id above 255
+RT_TABLE_MAIN: Final = 254
 
 # -------------------------------------------------------- namespace ids
 NETNSA_NSID: Final = 1

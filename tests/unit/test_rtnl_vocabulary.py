@@ -65,7 +65,7 @@ KERNEL_ONLY = {
     "NLMSGERR_ATTR_MSG": 1,                                     # enum nlmsgerr_attrs
     "NLA_TYPE_MASK": 0xFFFF & ~(nl.NLA_F_NESTED | nl.NLA_F_NET_BYTEORDER),
     "IN6_ADDR_GEN_MODE_NONE": 1,                                # enum in6_addr_gen_mode
-    "RT_TABLE_COMPAT": 252, "LOOPBACK_IFINDEX": 1,
+    "RT_TABLE_COMPAT": 252, "RT_TABLE_MAIN": 254, "LOOPBACK_IFINDEX": 1,
     "NETNSA_NSID": 1, "NETNSA_FD": 3,                           # linux/net_namespace.h
     "RTEXT_FILTER_SKIP_STATS": 1 << 3,                          # linux/rtnetlink.h
     "SO_RCVBUFFORCE": getattr(socket, "SO_RCVBUFFORCE", 33),    # asm-generic/socket.h
@@ -111,6 +111,7 @@ def test_kernel_only_names_have_the_header_values(name: str) -> None:
 def test_the_rest_matches_pyroute2() -> None:
     import pyroute2.netlink.rtnl.ifinfmsg as ifinf
     assert rtnl.IFF_UP == ifinf.IFF_UP
+    assert ifinf.state_by_code == rtnl.IF_OPER_STATES
     assert rtnl.MACVLAN_MODES == {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8,
                                   "source": 16}
     # Header layouts: pyroute2's struct formats describe the same sizes.
