@@ -8,6 +8,7 @@ files exist and are private.  Every problem is collected and raised as one
 from __future__ import annotations
 
 import difflib
+import hashlib
 import stat
 import sys
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from pydantic import BaseModel, ValidationError
 from evpn_boot.config import checks
 from evpn_boot.config.locate import KeyPath, format_path, key_lines, line_of
 from evpn_boot.config.model import Config
-from evpn_boot.desired.addressing import config_digest
 from evpn_boot.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -35,6 +35,11 @@ class LoadedConfig:
     config: Config
     path: Path
     digest: str
+
+
+def config_digest(data: bytes) -> str:
+    """A short, stable digest of the configuration file, published on the Node."""
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def load_config(path: Path) -> LoadedConfig:

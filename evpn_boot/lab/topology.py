@@ -23,7 +23,7 @@ from typing import Optional
 
 import jinja2
 
-from evpn_boot.desired import addressing, names
+from evpn_boot.rules import addressing, names
 
 PREFIX = "evlab-"
 DEFAULT_LAB_DIR = Path("/run/evpn-boot-lab")
