@@ -120,10 +120,12 @@ class Executor:
         if unknown:
             raise EvpnBootError(f"apply: no executor step for {', '.join(unknown)}; "
                                 f"nothing was changed", kind=ErrorKind.RUNTIME)
+        by_step: dict[str, list[Op]] = {step.__name__: [] for step in STEPS.values()}
+        for op in ops:
+            by_step[STEPS[op.action].__name__].append(op)
         try:
-            for step in dict.fromkeys(STEPS.values()):
-                actions = {action for action, its in STEPS.items() if its is step}
-                step(self, [op for op in ops if op.action in actions])
+            for name, step_ops in by_step.items():
+                getattr(self, name)(step_ops)     # on self: a subclass's override runs
         finally:
             self.close()
         if self.errors:
