@@ -33,8 +33,17 @@ from evpn_boot.desired.model import (
     VxlanInfo,
 )
 from evpn_boot.netlink import rtnl
-from evpn_boot.netlink.wire import Attrs, AttrValue, be16, encode_attrs, ifaddr, ifinfo, rtmsg, u8
-from evpn_boot.netlink.wire import u16 as _u16
+from evpn_boot.netlink.wire import (
+    Attrs,
+    AttrValue,
+    be16,
+    encode_attrs,
+    ifaddr,
+    ifinfo,
+    rtmsg,
+    u8,
+    u16,
+)
 from evpn_boot.plan.diff import effective_group
 
 #: Flags of every creating request: fail rather than modify an existing object.
@@ -58,7 +67,7 @@ def vrf_data(info: VrfInfo) -> Attrs:
 
 
 def vlan_data(info: VlanInfo) -> Attrs:
-    return [(rtnl.IFLA_VLAN_ID, _u16(info.vlan_id))]
+    return [(rtnl.IFLA_VLAN_ID, u16(info.vlan_id))]
 
 
 def macvlan_data(info: MacvlanInfo) -> Attrs:

@@ -1,4 +1,4 @@
-"""A lean rtnetlink transport: encode requests, send them pipelined, parse dumps.
+"""A lean rtnetlink transport: frame attributes, send requests pipelined, parse dumps.
 
 Why not pyroute2's objects here: on this path evpn-boot sends thousands of small
 requests and parses dumps of thousands of links.  pyroute2 costs ~0.2 s just to
@@ -6,7 +6,9 @@ import and parses every attribute of every message (statistics, per-family
 configuration), which alone exceeds the budget of a no-op re-apply of 1000 VNIs.
 This module sends raw requests in batches (many messages per ``send``, acks read
 afterwards) and parses only the attributes the observer needs.  pyroute2 stays the
-reference for the wire format and is used where speed does not matter.
+reference for the wire format, in the tests.  The protocol's numbers and header
+layouts are named in :mod:`evpn_boot.netlink.rtnl`; message bodies are built by
+:mod:`evpn_boot.netlink.encode`.
 
 Sockets are opened inside a namespace (:func:`open_socket`) and stay bound to it
 for their whole life, so no thread ever has to run in the wrong namespace.
