@@ -355,3 +355,77 @@ def test_an_op_without_an_executor_step_is_refused_before_anything_is_sent(
     with pytest.raises(EvpnBootError, match="no executor step for add-route"):
         recorder.run()
     assert recorder.sent == []
+
+
+def test_lab_routes_decode_to_main_table_unicast_routes() -> None:
+    via = decode(Side.HOST, wire.Request(rtnl.RTM_NEWROUTE, encode.CREATE, encode.unicast_route(
+        ipaddress.ip_network("0.0.0.0/0"), gateway=ipaddress.ip_address("192.168.10.254"))))
+    assert (via["type"], via["table"], via["RTA_TABLE"], via["scope"], via["proto"]) == (
+        1, 254, 254, 0, 4)                      # RTN_UNICAST, main, universe, static
+    assert via["RTA_GATEWAY"] == "192.168.10.254" and via["dst_len"] == 0
+    assert "RTA_DST" not in via and "RTA_OIF" not in via
+    onlink = decode(Side.HOST, wire.Request(rtnl.RTM_NEWROUTE, encode.CREATE,
+                                            encode.unicast_route(
+        ipaddress.ip_network("10.244.0.0/24"), oif=5)))
+    assert (onlink["RTA_DST"], onlink["dst_len"], onlink["RTA_OIF"], onlink["scope"]) == (
+        "10.244.0.0", 24, 5, 253)               # RT_SCOPE_LINK
+    assert "RTA_GATEWAY" not in onlink
+
+
+@pytest.mark.parametrize("up", [True, False])
+def test_teardown_requests_decode_to_the_recorded_nic(up: bool) -> None:
+    restore = decode(Side.HOST, wire.Request(rtnl.RTM_NEWLINK, 0, encode.link(
+        index=7, up=up, mtu=1400, group=0)))
+    assert (restore["index"], restore["flags"], restore["change"]) == (7, int(up), 1)
+    assert (restore["IFLA_MTU"], restore["IFLA_GROUP"]) == (1400, 0)
+    assert "IFLA_IFNAME" not in restore
+    move = decode(Side.ROUTER, wire.Request(rtnl.RTM_NEWLINK, 0, encode.move_link(7, 9)))
+    assert (move["index"], move["IFLA_NET_NS_FD"], move["change"]) == (7, 9, 0)
+    gone = decode(Side.HOST, wire.Request(rtnl.RTM_DELLINK, 0, encode.delete_link(index=7)))
+    assert gone["index"] == 7 and set(gone) - {"_side", "_flags"} == {
+        "family", "ifi_type", "index", "flags", "change", "state", "__align"}
+    restored = decode(Side.HOST, wire.Request(rtnl.RTM_NEWADDR, encode.CREATE, encode.address(
+        ipaddress.ip_interface("192.168.11.3/24"), 7)))
+    assert (restored["IFA_LOCAL"], restored["IFA_ADDRESS"], restored["IFA_BROADCAST"]) == (
+        "192.168.11.3", "192.168.11.3", "192.168.11.255")
+    assert (restored["index"], restored["prefixlen"], restored["scope"]) == (7, 24, 0)
+
+
+class ProbeSocket:
+    """Records what preflight's probes send; the parent lookup answers index 42."""
+
+    def __init__(self) -> None:
+        self.sent: list[wire.Request] = []
+
+    def call(self, msg_type: int, flags: int, body: bytes) -> None:
+        self.sent.append(wire.Request(msg_type, flags, body))
+
+
+@pytest.mark.parametrize(("kind", "data"), [
+    (LinkKind.VRF, {"IFLA_VRF_TABLE": 10}),
+    (LinkKind.VXLAN, {"IFLA_VXLAN_ID": 1, "IFLA_VXLAN_PORT": 4789}),
+    (LinkKind.VLAN, {"IFLA_VLAN_ID": 2}),
+    (LinkKind.MACVLAN, {"IFLA_MACVLAN_MODE": "bridge"}),
+    (LinkKind.VETH, None),
+])
+def test_preflight_probes_decode_to_one_link_of_their_kind(
+        monkeypatch: pytest.MonkeyPatch, kind: LinkKind, data: Any) -> None:
+    from evpn_boot.netlink import preflight
+    monkeypatch.setattr(preflight, "get_link", lambda sock, name: type("L", (), {"index": 42}))
+    sock = ProbeSocket()
+    assert preflight._probe(sock, kind)  # type: ignore[arg-type]
+    *parents, probe = [decode(Side.ROUTER, request) for request in sock.sent]
+    assert probe["IFLA_IFNAME"] == f"probe-{kind.value}" and probe["_flags"] & rtnl.NLM_F_EXCL
+    assert probe["IFLA_LINKINFO"]["IFLA_INFO_KIND"] == kind.value
+    if kind is LinkKind.VETH:
+        peer = probe["IFLA_LINKINFO"]["IFLA_INFO_DATA"]["VETH_INFO_PEER"]
+        assert peer["IFLA_IFNAME"] == "probe1"
+    else:
+        assert probe["IFLA_LINKINFO"]["IFLA_INFO_DATA"] == data
+    if kind in (LinkKind.VLAN, LinkKind.MACVLAN):
+        [parent] = parents
+        assert parent["IFLA_IFNAME"] == "probep" and probe["IFLA_LINK"] == 42
+        assert parent["IFLA_LINKINFO"]["IFLA_INFO_DATA"]["VETH_INFO_PEER"][
+            "IFLA_IFNAME"] == "probeq"
+    else:
+        assert parents == [] and "IFLA_LINK" not in probe
