@@ -20,6 +20,7 @@ class ErrorKind(enum.Enum):
     FRR_REJECTED = "frr-rejected"    # FRR's own parser rejected the rendered config
     VERIFY = "verify"                # applied, but the kernel does not match afterwards
     USAGE = "usage"                  # bad command-line arguments
+    STATE = "state"                  # a state or release record is corrupt or not ours
 
 
 EXIT_CODES: dict[ErrorKind, int] = {
@@ -30,6 +31,7 @@ EXIT_CODES: dict[ErrorKind, int] = {
     ErrorKind.LOCKED: 5,
     ErrorKind.FRR_REJECTED: 6,
     ErrorKind.VERIFY: 7,
+    ErrorKind.STATE: 8,
 }
 
 #: ``plan --exit-code`` exits with this when changes are pending (not an error).
@@ -41,12 +43,10 @@ class EvpnBootError(Exception):
 
     kind: ErrorKind = ErrorKind.RUNTIME
 
-    def __init__(self, message: str, *, kind: ErrorKind | None = None,
-                 retryable: bool = False) -> None:
+    def __init__(self, message: str, *, kind: ErrorKind | None = None) -> None:
         super().__init__(message)
         if kind is not None:
             self.kind = kind
-        self.retryable = retryable
 
     @property
     def exit_code(self) -> int:

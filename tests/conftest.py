@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support import netns as netns_support
+from tests.support.daemon_proc import NotifyListener
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -37,7 +39,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if missing is None:
         return
     for item in items:
-        if any(item.iter_markers(name=m) for m in ("root", "frr", "vm")):
+        if any(item.iter_markers(name=m) for m in ("root", "frr", "vm", "newcomer")):
             item.add_marker(pytest.mark.skip(reason=missing))
 
 
@@ -46,6 +48,16 @@ def netns() -> Iterator[netns_support.NetnsFactory]:
     """Factory of throwaway namespaces, all deleted when the test ends."""
     with netns_support.netns_factory() as factory:
         yield factory
+
+
+@pytest.fixture
+def notify(tmp_path: Path) -> Iterator[NotifyListener]:
+    """The systemd side of ``NOTIFY_SOCKET`` for a daemon under test, closed afterwards."""
+    listener = NotifyListener(tmp_path / "notify.sock")
+    try:
+        yield listener
+    finally:
+        listener.close()
 
 
 def require_kernel(kind: str) -> None:

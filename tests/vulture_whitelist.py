@@ -55,6 +55,8 @@ fields_of(desired_model.FrrModel).allowas_in
 # provision/templates/evpn-boot.service.j2 reads these.
 params.UnitParams.underlay_devices
 params.UnitParams.start_timeout_s
+params.UnitParams.runtime_directory
+params.UnitParams.state_directory
 
 # http.client calls connect() on its connection class.
 client._Connection.connect

@@ -11,7 +11,7 @@ import click
 from evpn_boot.cli.config_cmds import derive_for_node, load
 from evpn_boot.cli.main import Context
 from evpn_boot.desired.model import Runtime
-from evpn_boot.errors import EXIT_CHANGES_PENDING, ErrorKind, EvpnBootError
+from evpn_boot.errors import EXIT_CHANGES_PENDING
 
 if TYPE_CHECKING:
     from evpn_boot.frr.lifecycle import FrrResult
@@ -46,15 +46,7 @@ def apply(ctx: Context, skip_frr: bool) -> None:
     from evpn_boot.state import release
     started = time.monotonic()
     desired = derive_for_node(ctx, load(ctx), read_host=True)
-    record = release.load(desired.runtime.run_dir)
-    if record is not None:
-        # The in-cluster reconciler owns the node since the handoff: converging
-        # would start a second FRR with our router ID next to its own.
-        raise EvpnBootError(
-            f"this node was handed off to the in-cluster reconciler at "
-            f"{record.released_at} ({release.release_path(desired.runtime.run_dir)}); "
-            f"evpn-boot does not manage it again before the next boot. "
-            f"`evpn-boot teardown` takes it back.", kind=ErrorKind.PREFLIGHT)
+    release.refuse_if_released(desired.runtime.run_dir)
     result = engine.converge(desired)
     elapsed = time.monotonic() - started
     if result.changed:
@@ -76,8 +68,11 @@ def frr_summary(result: FrrResult) -> str:
 
 
 @click.command("teardown")
+@click.option("--discard-state", is_flag=True,
+              help="Set aside a state file evpn-boot refuses to trust (exit 8) and tear "
+                   "down without it.")
 @click.pass_obj
-def teardown(ctx: Context) -> None:
+def teardown(ctx: Context, discard_state: bool) -> None:
     """Remove everything evpn-boot created; give the underlay NIC back."""
     from evpn_boot.netlink import engine
     loaded = load(ctx)
@@ -85,7 +80,7 @@ def teardown(ctx: Context) -> None:
     done = engine.teardown(Runtime(
         netns=runtime.netns, host_netns=runtime.host_netns, state_dir=runtime.state_dir,
         run_dir=runtime.run_dir, frr_image="", frr_config_dir=loaded.config.frr.config_dir,
-        frr_container=loaded.config.frr.container_name))
+        frr_container=loaded.config.frr.container_name), discard_state=discard_state)
     from evpn_boot.state import release
     if release.clear(runtime.run_dir):     # the next `run` carries the node again
         done.append(f"- release record {release.release_path(runtime.run_dir)}")

@@ -58,16 +58,9 @@ def service_status(desired: DesiredState) -> dict[str, Any]:
     from evpn_boot.state import service
     record = service.load(desired.runtime.run_dir)
     if record is None:
-        return {"state": "unknown", "status": "", "running": False, "ready": False,
-                "degraded": False}
-    running = record.running
-    if not running:
-        state = "stopped"
-    elif record.ready:
-        state = "degraded" if record.degraded else "ready"
-    else:
-        state = "starting"
-    return {"state": state, "status": record.status, "running": running,
+        return {"state": service.ServiceState.UNKNOWN.value, "status": "", "running": False,
+                "ready": False, "degraded": False}
+    return {"state": record.state.value, "status": record.status, "running": record.running,
             "ready": record.ready, "degraded": record.degraded, "pid": record.pid}
 
 
@@ -91,7 +84,8 @@ def status_document(desired: DesiredState) -> dict[str, Any]:
 
 
 def _service_line(svc: dict[str, Any]) -> str:
-    if svc["state"] == "unknown":
+    from evpn_boot.state.service import ServiceState
+    if svc["state"] == ServiceState.UNKNOWN.value:
         return "service: no status recorded (evpn-boot run has not run this boot)"
     detail = f" (pid {svc['pid']})" if svc["running"] else " (last status)"
     return f"service: {svc['state']}{detail}: {svc['status']}"

@@ -49,11 +49,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
             "The boot service: apply, start FRR, READY=1, supervise until handoff."),
 }
 
-#: Names later work adds; reserved so nothing else takes them.
-RESERVED = ("plan", "apply", "teardown", "status", "render", "run", "lab", "export",
-            "install-units")
-
-
 #: A lazy group's registry: name -> ("module:attribute" of a click.Command, help).
 Registry = dict[str, tuple[str, str]]
 
@@ -109,7 +104,8 @@ def cli(ctx: click.Context, config_path: Path, node_index: Optional[int]) -> Non
 
     Exit codes: 0 ok, 1 preflight failed, 2 invalid config or arguments,
     3 changes pending (plan --exit-code), 4 runtime failure, 5 another run holds
-    the lock, 6 FRR rejected the rendered config, 7 verification failed.
+    the lock, 6 FRR rejected the rendered config, 7 verification failed,
+    8 a state or release record is corrupt or not evpn-boot's (see teardown).
     """
     ctx.obj = Context(config_path, node_index)
 

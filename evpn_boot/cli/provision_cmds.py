@@ -171,12 +171,17 @@ def frr_container() -> None:
 
 @frr_container.command("run")
 @click.option("--print", "print_only", is_flag=True, help="Print the podman command only.")
+@click.option("--cidfile", type=click.Path(dir_okay=False), default=None,
+              help="Have podman write the container's ID here (the unit's stop commands "
+                   "read it).")
 @click.pass_obj
-def frr_container_run(ctx: Context, print_only: bool) -> None:
+def frr_container_run(ctx: Context, print_only: bool, cidfile: Optional[str]) -> None:
     """Exec podman with the FRR container's arguments (ExecStart of evpn-boot-frr.service).
 
     The arguments come from the config and the runtime's container spec, so the
     unit, the Quadlet and evpn-boot's own podman calls start the same container.
+    Refuses (exit 1) while the router netns or frr.conf does not exist: the
+    unit is started by evpn-boot once both do.
     """
     import shlex
 
@@ -188,10 +193,16 @@ def frr_container_run(ctx: Context, print_only: bool) -> None:
     if podman is None:
         raise EvpnBootError("frr-container run: podman not found on PATH",
                             kind=ErrorKind.PREFLIGHT)
-    argv = systemd_run_argv(spec, podman)
+    argv = systemd_run_argv(spec, podman, cidfile)
     if print_only:
         click.echo(shlex.join(argv))
         return
+    for needed, what in ((Path(spec.netns_path), "the router netns"),
+                         (config.frr.config_dir / "frr.conf", "the FRR config")):
+        if not needed.exists():
+            raise EvpnBootError(f"frr-container run: {what} {needed} does not exist yet; "
+                                "evpn-boot starts this unit once it does",
+                                kind=ErrorKind.PREFLIGHT)
     sys.stdout.flush()
     try:
         os.execv(podman, argv)

@@ -40,10 +40,11 @@ def run(ctx: Context, no_frr: bool, log_level: Optional[str]) -> None:
     setup_logging(log_level or "info")
 
     from evpn_boot.cli.config_cmds import derive_for_node
+    from evpn_boot.clock import RealClock
     from evpn_boot.config.load import load_config
     from evpn_boot.daemon import adapters
     from evpn_boot.daemon.ports import Ports, Target
-    from evpn_boot.daemon.pulse import SignalInbox
+    from evpn_boot.daemon.pulse import Pulse, SignalInbox
     from evpn_boot.daemon.service import Options
     from evpn_boot.daemon.supervise import run_daemon
 
@@ -53,17 +54,21 @@ def run(ctx: Context, no_frr: bool, log_level: Optional[str]) -> None:
         notifier.bind(desired.runtime.run_dir)
         return Target(loaded.config, desired, loaded.digest, loaded.path)
 
+    clock = RealClock()
+    signals = SignalInbox()
+    # Every adapter waits through the pulse: signals and WATCHDOG=1 are served
+    # while podman, frr-reload.py or a held lock keep the daemon waiting.
+    pulse = Pulse(clock, notifier, signals)
     ports = Ports(
-        dataplane=adapters.NetlinkDataplane(),
+        dataplane=adapters.NetlinkDataplane(clock=pulse),
         notifier=notifier,
-        clock=adapters.RealClock(),
-        frr=None if no_frr else adapters.PodmanFrr(),
-        handoff=adapters.k8s_handoff,
+        clock=clock,
+        frr=None if no_frr else adapters.frr_service(pulse),
+        handoff=adapters.K8sHandoffFactory(pulse),
         ledger=adapters.RunDirLedger(),
     )
-    signals = SignalInbox()
     try:
-        code = run_daemon(ports, loader, signals, Options(log_level=log_level))
+        code = run_daemon(ports, loader, pulse, Options(log_level=log_level))
     finally:
         signals.close()
     if code:

@@ -11,6 +11,7 @@ import functools
 import ipaddress
 from typing import Callable
 
+from evpn_boot.config import hazards
 from evpn_boot.config.locate import KeyPath, format_path
 from evpn_boot.config.model import Config
 from evpn_boot.config.types import check_ifname
@@ -198,16 +199,12 @@ def runtime_names(config: Config) -> list[Problem]:
     if config.runtime.host_netns and config.runtime.host_netns == config.runtime.netns:
         problems.append((("runtime", "host_netns"),
                          "host_netns must differ from netns (the router namespace)"))
-    if config.runtime.host_netns and ("/" in config.runtime.host_netns
-                                      or config.runtime.host_netns in (".", "..")):
-        problems.append((("runtime", "host_netns"),
-                         f"{config.runtime.host_netns!r} is not a namespace name"))
     return problems
 
 
 ALL_CHECKS: tuple[Check, ...] = (
     duplicate_vnis, duplicate_vrfs, l2vni_references, interface_names, cidrs, address_plan,
-    neighbor_families, runtime_names,
+    neighbor_families, runtime_names, *hazards.HAZARD_CHECKS,
 )
 
 

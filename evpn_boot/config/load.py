@@ -1,7 +1,8 @@
 """Read, parse and validate the configuration file.
 
-The only I/O in the config package: reading the file and checking that password
-files exist and are private.  Every problem is collected and raised as one
+The only I/O in the config package: reading the file (whose owner and mode must
+say only root can change it) and reading the password files (see
+:mod:`evpn_boot.config.secret_file`).  Every problem is collected and raised as one
 :class:`~evpn_boot.errors.ConfigError` naming the key path and the line.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import stat
 import sys
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from evpn_boot.config import checks
 from evpn_boot.config.locate import KeyPath, format_path, key_lines, line_of
 from evpn_boot.config.model import Config
+from evpn_boot.config.secret_file import SecretFileError, config_file_problem, read_password
 from evpn_boot.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -37,6 +40,10 @@ class LoadedConfig:
     digest: str
 
 
+#: A configuration is a few kilobytes; refuse to read a device or a huge file.
+_CONFIG_MAX_BYTES = 4 * 1024 * 1024
+
+
 def config_digest(data: bytes) -> str:
     """A short, stable digest of the configuration file, published on the Node."""
     return hashlib.sha256(data).hexdigest()[:16]
@@ -45,15 +52,35 @@ def config_digest(data: bytes) -> str:
 def load_config(path: Path) -> LoadedConfig:
     """Load and fully validate ``path``; raises ConfigError listing every problem."""
     source = str(path)
+    data = _read_config_file(path, source)
+    return LoadedConfig(parse_config(data, source), path, config_digest(data))
+
+
+def _read_config_file(path: Path, source: str) -> bytes:
+    """The file's bytes, once its owner and mode say it can be trusted."""
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise ConfigError(source, ["file not found"]) from None
-    except IsADirectoryError:
-        raise ConfigError(source, ["is a directory, not a configuration file"]) from None
     except PermissionError:
         raise ConfigError(source, ["permission denied reading the file"]) from None
-    return LoadedConfig(parse_config(data, source), path, config_digest(data))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(source, [f"cannot open: {getattr(exc, 'strerror', None) or exc}"]) \
+            from None
+    with os.fdopen(fd, "rb") as handle:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ConfigError(source, ["is a directory, not a configuration file"])
+        problem = config_file_problem(st)
+        if problem:
+            raise ConfigError(source, [problem])
+        try:
+            data = handle.read(_CONFIG_MAX_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(source, [f"cannot read: {exc.strerror or exc}"]) from None
+    if len(data) > _CONFIG_MAX_BYTES:
+        raise ConfigError(source, [f"larger than {_CONFIG_MAX_BYTES} bytes"])
+    return data
 
 
 def parse_config(data: bytes, source: str = "<config>") -> Config:
@@ -66,11 +93,16 @@ def parse_config(data: bytes, source: str = "<config>") -> Config:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [f"TOML syntax error: {exc}"]) from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively.
+        raise ConfigError(source, ["values are nested too deeply"]) from None
     lines = key_lines(text)
     try:
         config = Config.model_validate(document)
     except ValidationError as exc:
         raise ConfigError(source, _pydantic_problems(exc, lines)) from None
+    except RecursionError:
+        raise ConfigError(source, ["values are nested too deeply"]) from None
     problems = checks.run_checks(config) + password_file_problems(config)
     if problems:
         raise ConfigError(source, [_describe(path, msg, lines) for path, msg in problems])
@@ -78,22 +110,15 @@ def parse_config(data: bytes, source: str = "<config>") -> Config:
 
 
 def password_file_problems(config: Config) -> list[checks.Problem]:
-    """Password files must exist, be regular files and not be world-readable."""
+    """Every password file is read now, with the rules of :mod:`secret_file`."""
     problems: list[checks.Problem] = []
     for i, neighbor in enumerate(config.underlay.neighbors):
         if neighbor.password_file is None:
             continue
-        path = ("underlay", "neighbors", i, "password_file")
         try:
-            st = neighbor.password_file.stat()
-        except OSError as exc:
-            problems.append((path, f"{neighbor.password_file}: {exc.strerror}"))
-            continue
-        if not stat.S_ISREG(st.st_mode):
-            problems.append((path, f"{neighbor.password_file} is not a regular file"))
-        elif st.st_mode & stat.S_IROTH:
-            problems.append((path, f"{neighbor.password_file} is world-readable "
-                                   f"(mode {stat.S_IMODE(st.st_mode):o}); chmod o-r it"))
+            read_password(neighbor.password_file)
+        except SecretFileError as exc:
+            problems.append((("underlay", "neighbors", i, "password_file"), str(exc)))
     return problems
 
 

@@ -14,14 +14,20 @@ from typing import Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
 
 from evpn_boot.config.types import (
+    AbsPath,
     Asn,
+    HostName,
+    HostNetnsName,
     IfName,
+    ImageRef,
     IPAddress,
     IPInterface,
     IPNetwork,
     IPv4Network,
+    NetnsName,
     Port,
     RouteTarget,
+    Seconds,
     Vni,
 )
 
@@ -40,7 +46,7 @@ class NodeConfig(_Strict):
         description="Node index. Exactly one of index / index_from_interface.")
     index_from_interface: Optional[IfName] = Field(
         None, description="Take the index from the host part of this interface's IPv4 address.")
-    name: Optional[StrictStr] = Field(None, description="Node name; default: the hostname.")
+    name: Optional[HostName] = Field(None, description="Node name; default: the hostname.")
     router_mac: Optional[StrictStr] = Field(
         None, pattern=r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$",
         description="Router MAC of all L3 VNI bridges; default derived from the VTEP.")
@@ -62,21 +68,25 @@ class LogLevel(str, enum.Enum):
 class RuntimeConfig(_Strict):
     """Where evpn-boot keeps things; all optional."""
 
-    netns: IfName = Field("perouter", description="Router network namespace.")
-    host_netns: StrictStr = Field(
+    netns: NetnsName = Field("perouter", description="Router network namespace.")
+    host_netns: HostNetnsName = Field(
         "", description='"" = the machine\'s own namespace; tests and the lab use a named netns.')
-    state_dir: Path = Field(Path("/var/lib/evpn-boot"), strict=False)
-    run_dir: Path = Field(Path("/run/evpn-boot"), strict=False)
+    state_dir: AbsPath = Field(Path("/var/lib/evpn-boot"),
+                               description="Ownership record; a directory only evpn-boot uses.")
+    run_dir: AbsPath = Field(Path("/run/evpn-boot"),
+                             description="Lock, release record, FRR check copies (a tmpfs).")
     log_level: LogLevel = Field(LogLevel.INFO, strict=False)
 
 
 class FrrConfig(_Strict):
     """The FRR container evpn-boot runs in the router namespace."""
 
-    image: StrictStr = "quay.io/frrouting/frr:10.4.3"
-    config_dir: Path = Field(Path("/etc/evpn-boot/frr"), strict=False)
+    image: ImageRef = "quay.io/frrouting/frr:10.4.3"
+    config_dir: AbsPath = Field(Path("/etc/evpn-boot/frr"),
+                                description="Mounted into the container: no ':' or ','.")
     container_name: StrictStr = Field("evpn-boot-frr", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-    raw_config: StrictStr = Field("", description="Appended verbatim at the end of frr.conf.")
+    raw_config: StrictStr = Field(
+        "", description="Appended verbatim at the end of frr.conf (no control characters).")
 
 
 class VlanUnderlay(_Strict):
@@ -105,7 +115,9 @@ class Neighbor(_Strict):
     address: IPAddress
     asn: Asn
     bfd: StrictBool = False
-    password_file: Optional[Path] = Field(None, strict=False)
+    password_file: Optional[AbsPath] = Field(
+        None, description="First line = the password (1-80 characters, no whitespace); "
+                          "a regular file owned by root, mode 0600 or 0400.")
     port: Optional[Port] = None
     hold_time: Optional[int] = Field(None, strict=True, ge=3, le=65535)
     keepalive_time: Optional[int] = Field(None, strict=True, ge=1, le=65535)
@@ -171,15 +183,14 @@ class ReadinessConfig(_Strict):
     """When evpn-boot tells systemd it is ready (so kubelet may start)."""
 
     require: ReadinessRequire = Field(ReadinessRequire.ANY_ESTABLISHED, strict=False)
-    timeout_s: float = Field(120.0, strict=False, gt=0, le=86400)
+    timeout_s: Seconds = 120.0
 
 
 class HandoffConfig(_Strict):
     """Handing the node over to the in-cluster reconciler."""
 
     enabled: StrictBool = True
-    kubeconfig: Optional[Path] = Field(None, strict=False,
-                                       description="Default: discovered (kubelet's).")
+    kubeconfig: Optional[AbsPath] = Field(None, description="Default: discovered (kubelet's).")
 
 
 class Config(_Strict):

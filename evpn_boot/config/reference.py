@@ -57,6 +57,54 @@ def _limits(node: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+#: Rules that no single field's type shows; kept here so the reference states them.
+_RULES = """\
+## Rules beyond the types
+
+Checked by `evpn-boot validate` (and before every command), each reported with
+its key path and line; nothing runs while one is broken (exit 2).
+
+* **Names** (interfaces, VRFs, `netns`, `host_netns`, `host_bridge`): 1-15
+  bytes, no `/`, `:`, whitespace (Unicode too), NUL or other control
+  characters, not `.` or `..` (the kernel's `dev_valid_name()`); namespace
+  names also no `,` (podman's `--network ns:PATH`). `host_bridge` names are
+  used once and are not one of evpn-boot's per-VNI names (`br-pe-N`, `vniN`,
+  `br-hs-N` of another VNI, ...).
+* **`node.name`**: a host name (letters, digits, `-`, `_`, dot-separated
+  labels of at most 63, 253 in all): it becomes FRR's `hostname`.
+* **`frr.image`**: a container image reference (`[registry[:port]/]path[:tag][@digest]`,
+  lowercase path); never empty or option-like. `frr.raw_config` holds no
+  control characters other than newline and tab.
+* **Paths** (`state_dir`, `run_dir`, `frr.config_dir`, `password_file`,
+  `kubeconfig`): absolute, normalised (no `.`, `..`, `//`, trailing `/`), not
+  `/`, not under `/dev`, `/proc` or `/sys`, no control characters.
+  `state_dir`, `run_dir` and `frr.config_dir` are distinct and not nested;
+  `frr.config_dir` has no `:` or `,` (it is part of podman's `--volume`).
+  At run time each directory must be owned by the user running evpn-boot and
+  writable by no one else, every directory above it owned by root and not
+  writable by others (root-owned sticky ones such as `/tmp` excepted), and no
+  symlink is followed except root-owned ones above it; missing ones are
+  created 0700 (exit 1 otherwise, naming the directory).
+* **Addresses**: `vtep_cidr`, `router_id_cidr`, sub-interface and veth pools
+  stay out of 0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/4,
+  240.0.0.0/4, `::`, `::1`, fe80::/10, ff00::/8 and ::ffff:0:0/96. A neighbor
+  is a unicast address and neither our VTEP nor our router id. Route targets:
+  `ASN:NN` with a 2-byte ASN and a 4-byte number or the reverse, or
+  `IPv4:NN` with NN <= 65535.
+* **`readiness.timeout_s`**: a TOML integer or float (`true` and `"120"` are
+  refused), more than 0 and at most 86400.
+* **Password files** are read when the configuration is validated: a regular
+  file (never through a symlink), owned by root (or the user running
+  evpn-boot), mode 0600 or 0400 (neither group nor others may read or write
+  it), UTF-8, one line (a trailing newline is fine, a second non-empty line is
+  refused). The password is that line without surrounding whitespace, 1-80
+  printable characters without whitespace. Messages never show it.
+* **The configuration file** itself must be owned by root, or by the user
+  running evpn-boot (so a developer can run `validate`, `show` or `render` on
+  a file of their own without root), and not be writable by group or others.
+"""
+
+
 def render_reference() -> str:
     schema = Config.model_json_schema()
     required_top = set(schema.get("required", []))
@@ -82,6 +130,7 @@ def render_reference() -> str:
             notes = " ".join(filter(None, [prop.get("description", ""), _limits(prop)]))
             out.append(f"| `{key}` | {_type(schema, prop)} | {default} | {notes} |")
         out.append("")
+    out.append(_RULES)
     return "\n".join(out).rstrip() + "\n"
 
 

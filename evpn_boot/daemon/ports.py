@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Protocol
 
+from evpn_boot.clock import Clock
 from evpn_boot.config.model import Config
 from evpn_boot.desired.model import DesiredState
 
@@ -66,10 +67,10 @@ class Dataplane(Protocol):
 
 
 class FrrRuntime(Protocol):
-    """FRR in its container in the router namespace."""
+    """FRR in its container in the router namespace (:class:`evpn_boot.frr.service.FrrService`)."""
 
     def up(self, desired: DesiredState) -> str:
-        """Start FRR or reload it to ``desired``; returns "started", "reloaded" or "unchanged"."""
+        """Start FRR or reload it to ``desired``; what it did (an ``FrrAction``: "started" ...)."""
         ...
 
     def problem(self, desired: DesiredState) -> Optional[str]:
@@ -143,23 +144,13 @@ class ReleaseLedger(Protocol):
         ...
 
 
-class Clock(Protocol):
-    """Time and the one blocking wait, so fakes can run the loop without real time."""
-
-    def monotonic(self) -> float: ...
-
-    def wait(self, fds: Sequence[int], timeout: Optional[float]) -> list[int]:
-        """Block until one of ``fds`` is readable or ``timeout`` seconds pass."""
-        ...
-
-
 @dataclass
 class Ports:
     """Everything the daemon talks to."""
 
     dataplane: Dataplane
     notifier: Notifier
-    clock: Clock
+    clock: Clock                                  # the raw clock; the Pulse wraps it
     frr: Optional[FrrRuntime] = None              # None: --no-frr (dataplane only)
     handoff: Optional[HandoffFactory] = None      # None: handoff disabled or unavailable
     ledger: Optional[ReleaseLedger] = None        # None: releases are not remembered

@@ -1,8 +1,11 @@
 """Waiting, signals and the watchdog: what every phase of the daemon shares.
 
-All blocking goes through :meth:`Pulse.wait`, so a SIGTERM or SIGHUP wakes any
-phase at once (the signal handler writes to a wakeup fd that is part of every
-wait) and the watchdog is pinged on time whatever the phase is doing.
+All blocking goes through :meth:`Pulse.wait`, so a SIGTERM or SIGHUP is taken
+in any phase (the signal handler writes to a wakeup fd that is part of every
+wait) and the watchdog is pinged on time whatever the phase is doing.  The
+Pulse is itself a :class:`~evpn_boot.clock.Clock`: the daemon hands it to the
+adapters, so a podman call, ``frr-reload.py``, the FRR start poll or the run
+lock wait through it too (see :mod:`evpn_boot.command`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import socket
 from collections.abc import Sequence
 from typing import Optional, Protocol
 
-from evpn_boot.daemon.ports import Clock, Notifier
+from evpn_boot.clock import Clock
+from evpn_boot.daemon.ports import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +92,9 @@ class Pulse:
         self._watchdog_every = interval
         self._next_watchdog: Optional[float] = (
             clock.monotonic() if interval is not None else None)
+
+    def monotonic(self) -> float:
+        return self.clock.monotonic()
 
     def watchdog_due(self) -> None:
         """Ping the watchdog when its time has come (call often)."""

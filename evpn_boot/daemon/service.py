@@ -17,9 +17,10 @@ from typing import Optional
 from evpn_boot.config.model import ReadinessRequire
 from evpn_boot.daemon import readiness
 from evpn_boot.daemon.ports import ConvergeReport, Loader, Ports, Target
-from evpn_boot.daemon.pulse import Pulse, Signals
+from evpn_boot.daemon.pulse import Pulse
 from evpn_boot.daemon.readiness import Verdict
 from evpn_boot.errors import EvpnBootError
+from evpn_boot.state.service import ServiceState
 from evpn_boot.systemd.logs import fields, set_level, set_phase
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,9 @@ def first_line(exc: BaseException) -> str:
 def ready_status(started: Started) -> str:
     """The STATUS= sent with READY=1 (and after a successful reload)."""
     v = started.verdict
-    head = "ready" if v.met else "degraded"
-    text = (f"{head}: dataplane converged ({started.report.operations} operations, "
-            f"{vni_summary(started.target)}), FRR {started.frr}, {v.describe()}")
+    head = ServiceState.READY if v.met else ServiceState.DEGRADED
+    text = head.line(f"dataplane converged ({started.report.operations} operations, "
+                     f"{vni_summary(started.target)}), FRR {started.frr}, {v.describe()}")
     if not v.met:
         text += f" not met after {started.target.config.readiness.timeout_s:g}s; ready anyway"
     return text
@@ -80,12 +81,13 @@ def ready_status(started: Started) -> str:
 class Pipeline:
     """Runs the phases up to READY=1; see the module docstring."""
 
-    def __init__(self, ports: Ports, loader: Loader, signals: Signals,
+    def __init__(self, ports: Ports, loader: Loader, pulse: Pulse,
                  options: Optional[Options] = None) -> None:
         self.ports = ports
         self.loader = loader
         self.options = options or Options()
-        self.pulse = Pulse(ports.clock, ports.notifier, signals)
+        #: Built by the caller, since the adapters in ``ports`` wait through it too.
+        self.pulse = pulse
 
     def phase(self, name: str, status: str) -> None:
         set_phase(name)

@@ -14,10 +14,7 @@ from typing import Optional
 
 from evpn_boot.daemon.ports import Notifier
 from evpn_boot.state import service
-
-#: ready_status() in daemon/service.py starts a READY text with this when the
-#: readiness condition was not met in time.
-DEGRADED_PREFIX = "degraded"
+from evpn_boot.state.service import ServiceState
 
 
 class RecordingNotifier:
@@ -51,7 +48,7 @@ class RecordingNotifier:
         self.inner.ready(status)
         self._ready = True
         if status is not None:
-            self._degraded = status.startswith(DEGRADED_PREFIX)
+            self._degraded = ServiceState.heading(status) is ServiceState.DEGRADED
         self._record(status or self._last)
 
     def reloading(self, status: str = "reloading configuration") -> None:

@@ -20,12 +20,15 @@ from typing import Optional
 from evpn_boot.config.model import ReadinessRequire
 from evpn_boot.daemon import readiness
 from evpn_boot.daemon.ports import DriftWatch, Handoff, Loader, Ports, Target
-from evpn_boot.daemon.pulse import Signals
+from evpn_boot.daemon.pulse import Pulse
 from evpn_boot.daemon.service import Options, Pipeline, Started, ready_status
 from evpn_boot.errors import ConfigError, EvpnBootError
+from evpn_boot.state.service import ServiceState
 from evpn_boot.systemd.logs import set_phase
 
 log = logging.getLogger(__name__)
+
+DEGRADED = ServiceState.DEGRADED
 
 
 def brief(exc: EvpnBootError) -> str:
@@ -146,7 +149,7 @@ class Supervisor:
             self.drift_since = clock.monotonic()     # try again when the back-off ends
             log.error("dataplane repair failed (attempt %d, retry in %gs): %s",
                       self.failures, delay, exc)
-            self.ports.notifier.status(f"degraded: dataplane repair failed: {brief(exc)}")
+            self.ports.notifier.status(DEGRADED.line(f"dataplane repair failed: {brief(exc)}"))
             return
         self.next_resync = clock.monotonic() + self.options.resync_s
         if self.failures:
@@ -180,7 +183,7 @@ class Supervisor:
                 frr.restart(desired)
             except EvpnBootError as exc:
                 log.error("FRR restart failed: %s", exc)
-                self.ports.notifier.status(f"degraded: FRR restart failed: {brief(exc)}")
+                self.ports.notifier.status(DEGRADED.line(f"FRR restart failed: {brief(exc)}"))
                 return
             self.frr_restarts += 1
             log.info("FRR restarted")
@@ -235,8 +238,8 @@ class Supervisor:
             log.error("applying the new configuration (digest %s) failed: %s; restoring %s",
                       new.digest, exc, old.digest)
             self._restore(old)
-            notifier.ready(f"degraded: reload failed: {brief(exc)}; configuration "
-                           f"{old.digest} restored")
+            notifier.ready(DEGRADED.line(f"reload failed: {brief(exc)}; configuration "
+                                         f"{old.digest} restored"))
             set_phase("supervise")
             return
         self._close_watches()
@@ -344,10 +347,13 @@ def _never_release() -> None:
     raise EvpnBootError("release requested again although this node is already released")
 
 
-def run_daemon(ports: Ports, loader: Loader, signals: Signals,
+def run_daemon(ports: Ports, loader: Loader, pulse: Pulse,
                options: Optional[Options] = None) -> int:
-    """The whole of ``evpn-boot run``: pipeline, READY=1, supervision; the exit code."""
-    pipeline = Pipeline(ports, loader, signals, options)
+    """The whole of ``evpn-boot run``: pipeline, READY=1, supervision; the exit code.
+
+    ``pulse`` waits on ``ports.clock``; the adapters in ``ports`` wait through it.
+    """
+    pipeline = Pipeline(ports, loader, pulse, options)
     try:
         target = pipeline.validate()
         since = ports.ledger.released(target.desired) if ports.ledger is not None else None

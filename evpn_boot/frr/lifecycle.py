@@ -11,14 +11,14 @@ container, or one whose run parameters (image, namespace) changed, is
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
+from evpn_boot.clock import REAL_CLOCK, Clock, sleep
 from evpn_boot.desired.model import DesiredState
 from evpn_boot.errors import ErrorKind, EvpnBootError
-from evpn_boot.frr import files
+from evpn_boot.frr import files, stale
 from evpn_boot.frr.render import (
     RenderedFrr,
     SecretReader,
@@ -36,11 +36,15 @@ FRR_RELOAD = "/usr/lib/frr/frr-reload.py"
 CONF_IN_CONTAINER = "/etc/frr/frr.conf"
 
 
+#: What converging FRR did, as ``apply`` prints it and ``STATUS=`` says it.
+FrrAction = Literal["started", "restarted", "reloaded", "unchanged"]
+
+
 @dataclass(frozen=True)
 class FrrResult:
-    """What converging did: ``action`` is started, restarted, reloaded or unchanged."""
+    """What converging did, the container, and the config files it wrote."""
 
-    action: str
+    action: FrrAction
     container: str
     written: frozenset[str] = field(default_factory=frozenset)
 
@@ -64,12 +68,13 @@ def frr_unit_in_charge() -> bool:
     return units.manages_frr()
 
 
-def start_container(podman: Podman, spec: ContainerSpec, *, unit: bool) -> None:
+def start_container(podman: Podman, spec: ContainerSpec, *, unit: bool,
+                    clock: Optional[Clock] = None) -> None:
     if unit:
         from evpn_boot.systemd import units
         # restart = start when stopped; the unit's podman run --replace takes over
         # any container of the same name.
-        units.systemctl("restart", units.FRR_UNIT)
+        units.systemctl("restart", units.FRR_UNIT, clock=clock)
     else:
         podman.run_frr(spec)
 
@@ -84,19 +89,22 @@ def scrub(text: str, secrets: dict[str, str]) -> str:
 def converge_frr(desired: DesiredState, *, podman: Optional[Podman] = None,
                  validator: Optional[FrrValidator] = None,
                  secret_reader: SecretReader = read_password_file,
-                 ready_timeout_s: float = 60.0, unit: Optional[bool] = None) -> FrrResult:
+                 ready_timeout_s: float = 60.0, unit: Optional[bool] = None,
+                 clock: Optional[Clock] = None) -> FrrResult:
     """Bring the FRR container to ``desired``; see the module docstring for the order.
 
     ``unit``: start FRR through ``evpn-boot-frr.service`` (default: when
-    :func:`frr_unit_in_charge`).
+    :func:`frr_unit_in_charge`).  ``clock``: what every wait goes through (the
+    daemon's pulse; give ``podman`` the same one).
     """
     if desired.frr is None:
         raise EvpnBootError("converge FRR: the desired state has no FRR model",
                             kind=ErrorKind.CONFIG)
-    podman = podman or Podman()
+    podman = podman or Podman(clock=clock)
     if unit is None:
         unit = frr_unit_in_charge()
     spec = container_spec(desired, unit=unit)
+    clear_stale(desired)
     if validator is None:
         from evpn_boot.frr.tools import default_validator
         validator = default_validator(podman, spec.image)
@@ -115,9 +123,21 @@ def converge_frr(desired: DesiredState, *, podman: Optional[Podman] = None,
         raise EvpnBootError(f"run FRR container {spec.name}: image {spec.image} is not "
                             f"present (pull it, or build it with scripts/build-frr-image)",
                             kind=ErrorKind.PREFLIGHT)
-    start_container(podman, spec, unit=unit)
-    wait_ready(podman, spec.name, desired.frr.asn, ready_timeout_s)
+    start_container(podman, spec, unit=unit, clock=clock)
+    wait_ready(podman, spec.name, desired.frr.asn, ready_timeout_s, clock=clock)
     return FrrResult(action, spec.name, frozenset(written))
+
+
+def clear_stale(desired: DesiredState) -> None:
+    """Remove check copies and temp files a killed run left (they may hold passwords)."""
+    try:
+        removed = stale.remove_stale(desired.runtime.frr_config_dir)
+    except OSError as exc:
+        raise EvpnBootError(f"remove stale FRR check files: {exc}",
+                            kind=ErrorKind.RUNTIME) from exc
+    if removed:
+        log.info("removed files a killed run left: %s", ", ".join(map(str, removed)),
+                 extra={"EVPN_PHASE": "frr"})
 
 
 def write_config(conf_dir: Path, rendered: RenderedFrr, validator: FrrValidator,
@@ -127,17 +147,15 @@ def write_config(conf_dir: Path, rendered: RenderedFrr, validator: FrrValidator,
     The temp file FRR's parser checked is the one renamed into place, so the
     file in use is byte for byte the one that was validated.
     """
+    files.ensure_dir(conf_dir)  # verified before anything in it is read
     conf_mode = files.MODE_SECRET if rendered.has_secrets else files.MODE_PLAIN
     conf_path = conf_dir / "frr.conf"
     written: set[str] = set()
     if files.current(conf_path) != rendered.frr_conf:
-        temp = files.write_temp(conf_dir, "frr.conf", rendered.frr_conf, conf_mode)
         try:
-            validator.validate(temp)
+            files.write(conf_path, rendered.frr_conf, conf_mode, check=validator.validate)
         except EvpnBootError as exc:
-            temp.unlink()
             raise EvpnBootError(scrub(str(exc), secrets), kind=exc.kind) from None
-        files.replace(temp, conf_path)
         written.add("frr.conf")
     elif (conf_path.stat().st_mode & 0o777) != conf_mode:
         conf_path.chmod(conf_mode)
@@ -150,7 +168,7 @@ def write_config(conf_dir: Path, rendered: RenderedFrr, validator: FrrValidator,
     return written
 
 
-def decide(state: ContainerState, spec: ContainerSpec, written: set[str]) -> str:
+def decide(state: ContainerState, spec: ContainerSpec, written: set[str]) -> FrrAction:
     """started / restarted / reloaded / unchanged, from the container and what changed."""
     if not state.exists:
         return "started"
@@ -181,9 +199,15 @@ def _reload(podman: Podman, name: str, secrets: dict[str, str]) -> None:
     log.info("FRR in container %s reloaded in place", name, extra={"EVPN_PHASE": "frr"})
 
 
-def wait_ready(podman: Podman, name: str, asn: int, timeout_s: float) -> None:
+#: Seconds between two looks at a starting FRR.
+READY_POLL_S = 0.5
+
+
+def wait_ready(podman: Podman, name: str, asn: int, timeout_s: float,
+               clock: Optional[Clock] = None) -> None:
     """Poll until FRR's running config holds our BGP instance (config loaded)."""
-    deadline = time.monotonic() + timeout_s
+    clock = clock or REAL_CLOCK
+    deadline = clock.monotonic() + timeout_s
     last = ""
     while True:
         state = podman.inspect(name)
@@ -195,9 +219,9 @@ def wait_ready(podman: Podman, name: str, asn: int, timeout_s: float) -> None:
             if result.returncode == 0 and f"router bgp {asn}" in result.stdout:
                 return
             last = (result.stderr or "config not loaded yet").strip()[-200:]
-        if time.monotonic() >= deadline:
+        if clock.monotonic() >= deadline:
             logs = podman.logs(name, tail=15) if state.exists else ""
             raise EvpnBootError(f"FRR container {name} not ready after {timeout_s:.0f}s "
                                 f"({state.status}): {last}\ncontainer log:\n{logs}",
-                                kind=ErrorKind.RUNTIME, retryable=True)
-        time.sleep(0.5)
+                                kind=ErrorKind.RUNTIME)
+        sleep(clock, READY_POLL_S)

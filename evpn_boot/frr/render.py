@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import jinja2
-
+from evpn_boot.config.secret_file import SecretFileError, read_password
 from evpn_boot.desired.model import FrrModel, FrrNeighbor
 from evpn_boot.errors import ErrorKind, EvpnBootError
+from evpn_boot.templating import environment
 
 #: What ``render frr`` prints instead of a password unless asked to show it.
 REDACTED = "<redacted>"
@@ -56,32 +56,15 @@ def _hold(n: FrrNeighbor) -> int:
     return n.keepalive_time * 3
 
 
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("evpn_boot.frr", "templates"),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,  # FRR configuration, not markup
-    )
-    env.filters["keepalive"] = _keepalive
-    env.filters["hold"] = _hold
-    return env
-
-
-_ENV = _environment()
+_ENV = environment("evpn_boot.frr", {"keepalive": _keepalive, "hold": _hold})
 
 
 def read_password_file(path: Path) -> str:
-    """The real secret reader: the file's first line, without surrounding space."""
+    """The real secret reader: the rules and the reading are validation's own."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise EvpnBootError(f"read BGP password file {path}: {exc.strerror or exc}",
-                            kind=ErrorKind.CONFIG) from exc
-    lines = text.splitlines()
-    return lines[0].strip() if lines else ""
+        return read_password(path)
+    except SecretFileError as exc:
+        raise EvpnBootError(f"BGP password file: {exc}", kind=ErrorKind.CONFIG) from None
 
 
 def read_secrets(model: FrrModel, reader: SecretReader = read_password_file) -> dict[str, str]:

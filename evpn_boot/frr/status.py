@@ -10,7 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.runtime.podman import Podman
+
+#: Seconds one vtysh query may take.
+VTYSH_TIMEOUT_S = 20
 
 #: FRR's summary JSON key per address family -> the name shown by evpn-boot.
 _AFI_NAMES = {"ipv4Unicast": "ipv4-unicast", "ipv6Unicast": "ipv6-unicast",
@@ -84,29 +88,54 @@ def parse_evpn_vnis(data: Any) -> list[dict[str, Any]]:
     return sorted(vnis, key=lambda v: int(v["vni"]))
 
 
-def _vtysh_json(podman: Podman, container: str, command: str) -> tuple[Any, str]:
-    result = podman.exec(container, ["vtysh", "-c", command], timeout=20)
+class VtyshError(EvpnBootError):
+    """A vtysh query failed; ``detail`` is vtysh's own last words (or why the JSON is bad)."""
+
+    def __init__(self, container: str, command: str, detail: str) -> None:
+        super().__init__(f"vtysh -c '{command}' in container {container}: {detail}",
+                         kind=ErrorKind.RUNTIME)
+        self.detail = detail
+
+
+def vtysh_json(podman: Podman, container: str, command: str) -> Any:
+    """Run one ``... json`` vtysh command inside the container; its parsed output."""
+    result = podman.exec(container, ["vtysh", "-c", command], timeout=VTYSH_TIMEOUT_S)
     if result.returncode != 0:
-        return None, (result.stderr or result.stdout).strip()[-300:] or f"rc {result.returncode}"
+        raise VtyshError(container, command, (result.stderr or result.stdout).strip()[-300:]
+                         or f"rc {result.returncode}")
     try:
-        return json.loads(result.stdout or "null"), ""
+        return json.loads(result.stdout or "null")
     except ValueError:
-        return None, f"{command}: unreadable JSON"
+        raise VtyshError(container, command, f"{command}: unreadable JSON") from None
+
+
+def underlay_sessions(podman: Podman, container: str) -> dict[str, str]:
+    """Underlay (default VRF) neighbor -> BGP state: what readiness counts."""
+    summary = vtysh_json(podman, container, "show bgp summary json")
+    return {str(s["neighbor"]): str(s["state"])
+            for s in parse_bgp_summary({"default": summary})}
+
+
+def _reported(podman: Podman, container: str, command: str, label: str,
+              errors: list[str]) -> Any:
+    """``vtysh_json``, a failure added to ``errors`` instead of raised."""
+    try:
+        return vtysh_json(podman, container, command)
+    except VtyshError as exc:
+        errors.append(f"{label}: {exc.detail}")
+        return None
 
 
 def frr_status(podman: Podman, container: str) -> dict[str, Any]:
     """Container state, BGP sessions and EVPN VNIs; errors are reported, not raised."""
     state = podman.inspect(container)
+    errors: list[str] = []
     doc: dict[str, Any] = {"container": state.to_dict(), "bgp": {"sessions": []},
-                           "evpn": {"vnis": []}, "errors": []}
+                           "evpn": {"vnis": []}, "errors": errors}
     if not state.running:
         return doc
-    summary, error = _vtysh_json(podman, container, "show bgp vrf all summary json")
-    if error:
-        doc["errors"].append(f"show bgp summary: {error}")
-    doc["bgp"]["sessions"] = parse_bgp_summary(summary)
-    vnis, error = _vtysh_json(podman, container, "show evpn vni detail json")
-    if error:
-        doc["errors"].append(f"show evpn vni: {error}")
-    doc["evpn"]["vnis"] = parse_evpn_vnis(vnis)
+    doc["bgp"]["sessions"] = parse_bgp_summary(_reported(
+        podman, container, "show bgp vrf all summary json", "show bgp summary", errors))
+    doc["evpn"]["vnis"] = parse_evpn_vnis(_reported(
+        podman, container, "show evpn vni detail json", "show evpn vni", errors))
     return doc

@@ -5,12 +5,16 @@ the FRR image (through the runtime package).  Both give a
 from __future__ import annotations
 
 import contextlib
+import functools
+import grp
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
+from typing import Optional
 
+from evpn_boot import command
+from evpn_boot.clock import Clock
 from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.frr.validate import CommandValidator, FrrValidator
 from evpn_boot.runtime.podman import FRR_CAPABILITIES, Podman
@@ -24,32 +28,46 @@ def host_has_frr() -> bool:
     return shutil.which("vtysh") is not None and HOST_BGPD.exists()
 
 
-def host_runner(argv: list[str], conf: Path) -> tuple[int, str]:
+def host_runner(argv: list[str], conf: Path, clock: Optional[Clock] = None) -> tuple[int, str]:
     """Run a host FRR tool on a copy of ``conf`` that the frr group may read.
 
     bgpd drops root before reading its file, and the rendered file is root-only
-    (it may hold passwords): the copy gets the same trust as FRR's own
-    /etc/frr/frr.conf (root:frr 0640) and is deleted right after.
+    (it may hold passwords).  The copy gets the same trust as FRR's own
+    /etc/frr/frr.conf (root:frr 0640) but lives in no directory at all: it is
+    a memfd, handed to the tool as an inherited descriptor and opened as
+    ``/proc/self/fd/N`` (a process may always open its own descriptors, after
+    dropping root too; the inode's mode and group decide).  So no copy of a
+    password ever lands in /tmp or anywhere else, and a SIGKILL leaves none
+    behind: the kernel frees the memfd with the last descriptor.
     """
-    with tempfile.TemporaryDirectory(prefix="evpn-boot-frr-check-") as scratch:
-        copy = Path(scratch) / conf.name
-        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        # The service's UMask=0077 narrowed the mode at creation: set it again,
-        # or bgpd (running as frr) cannot read the copy.
-        os.fchmod(fd, 0o640)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(conf.read_text(encoding="utf-8"))
-        with contextlib.suppress(LookupError, PermissionError):
-            shutil.chown(scratch, group=FRR_GROUP)
-            shutil.chown(copy, group=FRR_GROUP)
-            os.chmod(scratch, 0o750)
-        cmd = [a.replace("{conf}", str(copy)) for a in argv]
+    fd = _frr_readable_copy(conf.read_bytes())
+    try:
+        cmd = [a.replace("{conf}", f"/proc/self/fd/{fd}") for a in argv]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+            proc = command.run(cmd, timeout=60, clock=clock, pass_fds=(fd,))
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise EvpnBootError(f"run {cmd[0]} to check {conf}: {exc}",
                                 kind=ErrorKind.RUNTIME) from exc
+    finally:
+        os.close(fd)
     return proc.returncode, proc.stdout + proc.stderr
+
+
+def _frr_readable_copy(data: bytes) -> int:
+    """A memfd holding ``data``, mode 0640, group frr (when the group exists)."""
+    fd = os.memfd_create("evpn-boot-frr-check", os.MFD_CLOEXEC)
+    try:
+        with contextlib.suppress(KeyError):
+            os.fchown(fd, -1, grp.getgrnam(FRR_GROUP).gr_gid)
+        # Not subject to the umask, but say it anyway: never readable by others.
+        os.fchmod(fd, 0o640)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class ImageRunner:
@@ -75,7 +93,10 @@ class ImageRunner:
 
 
 def default_validator(podman: Podman, image: str) -> FrrValidator:
-    """The host's FRR when installed (fast, no container), else the FRR image."""
+    """The host's FRR when installed (fast, no container), else the FRR image.
+
+    Both wait through ``podman.clock``: the daemon's pulse keeps ticking.
+    """
     if host_has_frr():
-        return CommandValidator(host_runner, "host FRR")
+        return CommandValidator(functools.partial(host_runner, clock=podman.clock), "host FRR")
     return CommandValidator(ImageRunner(podman, image), f"image {image}")

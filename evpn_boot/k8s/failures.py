@@ -32,7 +32,7 @@ class ApiError(EvpnBootError):
     kind = ErrorKind.RUNTIME
 
     def __init__(self, failure: Failure, message: str, status: Optional[int] = None) -> None:
-        super().__init__(message, retryable=True)
+        super().__init__(message)
         self.failure = failure
         self.status = status
 

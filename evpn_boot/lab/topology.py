@@ -24,6 +24,7 @@ from typing import Optional
 import jinja2
 
 from evpn_boot.rules import addressing, names
+from evpn_boot.templating import environment
 
 PREFIX = "evlab-"
 DEFAULT_LAB_DIR = Path("/run/evpn-boot-lab")
@@ -152,10 +153,7 @@ class Topology:
 
 
 def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("evpn_boot.lab", "templates"),
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True, autoescape=False)
+    return environment("evpn_boot.lab")
 
 
 def vrf_name(i: int) -> str:

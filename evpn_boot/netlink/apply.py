@@ -132,7 +132,7 @@ class Executor:
             shown = "\n  ".join(self.errors[:20])
             more = f"\n  ... and {len(self.errors) - 20} more" if len(self.errors) > 20 else ""
             raise EvpnBootError(f"apply: {len(self.errors)} operations failed:\n  {shown}{more}",
-                                kind=ErrorKind.RUNTIME, retryable=True)
+                                kind=ErrorKind.RUNTIME)
         return ApplyResult(changes=self.plan.summary(), ops=len(ops))
 
     def _netns(self, ops: list[Op]) -> None:

@@ -23,6 +23,7 @@ import os
 from dataclasses import replace
 from typing import Optional
 
+from evpn_boot.clock import Clock
 from evpn_boot.desired.model import DesiredState, Runtime
 from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.netlink import encode, nsfd, wire
@@ -62,10 +63,14 @@ def plan(desired: DesiredState) -> Plan:
     return diff_mod.diff(desired, observe(desired, ownership), ownership)
 
 
-def converge(desired: DesiredState, *, check: bool = True) -> ApplyResult:
-    """Bring the kernel to ``desired``, then verify it; holds the run lock throughout."""
+def converge(desired: DesiredState, *, check: bool = True,
+             clock: Optional[Clock] = None) -> ApplyResult:
+    """Bring the kernel to ``desired``, then verify it; holds the run lock throughout.
+
+    ``clock``: what waits for a held lock (the daemon passes its pulse).
+    """
     runtime = desired.runtime
-    with store.locked(runtime.run_dir):
+    with store.locked(runtime.run_dir, clock=clock):
         ownership = _ownership(runtime)
         observed = observe(desired, ownership)
         the_plan = diff_mod.diff(desired, observed, ownership)
@@ -93,7 +98,7 @@ def converge(desired: DesiredState, *, check: bool = True) -> ApplyResult:
                               record_host_links=record_host_links,
                               record_nic=record_nic).run()
         except OSError as exc:
-            raise EvpnBootError(f"applying the dataplane: {exc}", retryable=True) from exc
+            raise EvpnBootError(f"applying the dataplane: {exc}") from exc
         _verify(desired, holder["ownership"])
         return result
 
@@ -110,10 +115,20 @@ def verify(desired: DesiredState) -> None:
     _verify(desired, _ownership(desired.runtime))
 
 
-def teardown(runtime: Runtime) -> list[str]:
-    """Undo everything evpn-boot did; returns what was done, in words."""
+def teardown(runtime: Runtime, *, discard_state: bool = False) -> list[str]:
+    """Undo everything evpn-boot did; returns what was done, in words.
+
+    ``discard_state``: a state file evpn-boot refuses to trust is set aside
+    first and teardown works from an empty record: the router namespace goes,
+    but host links and the NIC's original addresses it recorded cannot be
+    known (host links carrying our tag are listed, not deleted).
+    """
     done: list[str] = []
     with store.locked(runtime.run_dir):
+        if discard_state:
+            aside = store.discard(runtime.state_dir)
+            if aside is not None:
+                done.append(f"- state file (set aside as {aside})")
         ownership = _ownership(runtime)
         netns = ownership.netns or runtime.netns
         host = runtime.host_netns
@@ -123,6 +138,10 @@ def teardown(runtime: Runtime) -> list[str]:
             done += _delete_subinterfaces(netns)
             with wire.open_socket(host) as sock:
                 for raw in observe_mod.dump_links(sock):
+                    if discard_state and raw.group == HOST_LINK_GROUP and \
+                            raw.name not in ownership.host_links:
+                        done.append(f"! link host/{raw.name} carries evpn-boot's tag but is "
+                                    "not recorded: left in place (ip link del it if it is ours)")
                     if raw.name in ownership.host_links and raw.group == HOST_LINK_GROUP:
                         try:
                             sock.call(RTM_DELLINK, 0, encode.delete_link(index=raw.index))

@@ -52,17 +52,27 @@ def container_args(spec: ContainerSpec) -> list[str]:
     return args
 
 
-def systemd_run_argv(spec: ContainerSpec, podman: str = "podman") -> list[str]:
+#: Where the FRR unit has podman record the container's ID (``%t`` = /run,
+#: ``%n`` = the unit's name), so ``ExecStop=`` stops the container that
+#: ``ExecStart=`` started whatever ``frr.container_name`` is.
+UNIT_CIDFILE = "%t/%n.ctr-id"
+
+
+def systemd_run_argv(spec: ContainerSpec, podman: str = "podman",
+                     cidfile: str | None = None) -> list[str]:
     """The full command for a ``Type=notify`` unit that owns the container.
 
     The lifecycle flags follow ``podman generate systemd --new``: ``--replace``
     removes a stale container of the same name left by a crash, ``--rm`` cleans
     up on stop, ``-d`` + ``--sdnotify=conmon`` make conmon report ``READY=1``
-    and its PID as ``MAINPID``, and ``--cgroups=no-conmon`` keeps conmon in the
-    unit's cgroup so systemd tracks it.
+    and its PID as ``MAINPID``, ``--cgroups=no-conmon`` keeps conmon in the
+    unit's cgroup so systemd tracks it, and ``--cidfile`` records the ID the
+    unit's stop commands use.
     """
-    return [podman, "run", "--replace", "--rm", "-d", "--sdnotify=conmon",
-            "--cgroups=no-conmon", *container_args(spec), spec.image]
+    lifecycle = ["--replace", "--rm", "-d", "--sdnotify=conmon", "--cgroups=no-conmon"]
+    if cidfile is not None:
+        lifecycle += ["--cidfile", cidfile]
+    return [podman, "run", *lifecycle, *container_args(spec), spec.image]
 
 
 def quadlet_keys(spec: ContainerSpec) -> list[tuple[str, str, str]]:

@@ -73,6 +73,21 @@ class UnitParams:
     def config_dir(self) -> str:
         return str(PurePosixPath(self.config_path).parent)
 
+    @property
+    def runtime_directory(self) -> str:
+        """``RuntimeDirectory=`` for run_dir when it is directly under /run, else ""."""
+        return _directory_under(self.run_dir, "/run")
+
+    @property
+    def state_directory(self) -> str:
+        """``StateDirectory=`` for state_dir when it is directly under /var/lib, else ""."""
+        return _directory_under(self.state_dir, "/var/lib")
+
+
+def _directory_under(path: str, base: str) -> str:
+    parent, name = PurePosixPath(path).parent, PurePosixPath(path).name
+    return name if str(parent) == base else ""
+
 
 def unit_params(config: Optional[Config] = None, *, mode: Mode = Mode.NATIVE,
                 bin_path: str = "/usr/bin/evpn-boot", image: str = DEFAULT_IMAGE,

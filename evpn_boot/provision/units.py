@@ -11,19 +11,16 @@ import dataclasses
 import shlex
 from collections.abc import Iterator
 
-import jinja2
-
-from evpn_boot.provision.frr_container import quadlet_keys, systemd_run_argv, systemd_spec
-from evpn_boot.provision.params import UnitParams
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("evpn_boot.provision", "templates"),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-    autoescape=False,  # unit files, not HTML
+from evpn_boot.provision.frr_container import (
+    UNIT_CIDFILE,
+    quadlet_keys,
+    systemd_run_argv,
+    systemd_spec,
 )
+from evpn_boot.provision.params import UnitParams
+from evpn_boot.templating import environment
+
+_ENV = environment("evpn_boot.provision")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +80,8 @@ def render_units(p: UnitParams, *, quadlet: bool = True) -> list[RenderedFile]:
                               config_dir=p.frr_config_dir)
     context = {
         "p": p,
-        "frr_argv": _shell_join(systemd_run_argv(spec, "/usr/bin/podman")),
+        "frr_argv": _shell_join(systemd_run_argv(spec, "/usr/bin/podman", UNIT_CIDFILE)),
+        "cidfile": UNIT_CIDFILE,
         "quadlet": quadlet_keys(spec),
     }
 

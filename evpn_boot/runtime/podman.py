@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from evpn_boot import command
+from evpn_boot.clock import Clock
 from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.runtime.spec import (
     CONTAINER_CONFIG_DIR,
@@ -60,21 +62,24 @@ class ExecResult:
 class Podman:
     """A thin, typed wrapper of the podman CLI."""
 
-    def __init__(self, binary: str = "podman", timeout: float = 120.0) -> None:
+    def __init__(self, binary: str = "podman", timeout: float = 120.0,
+                 clock: Optional[Clock] = None) -> None:
         self.binary = binary
         self.timeout = timeout
+        #: Waits while podman runs (the daemon's pulse; plain select otherwise).
+        self.clock = clock
 
     def _run(self, args: Sequence[str], what: str, *, check: bool = True,
              timeout: Optional[float] = None) -> ExecResult:
         try:
-            proc = subprocess.run([self.binary, *args], capture_output=True, text=True,
-                                  timeout=timeout or self.timeout, check=False)
+            proc = command.run([self.binary, *args], timeout=timeout or self.timeout,
+                               clock=self.clock)
         except FileNotFoundError as exc:
             raise EvpnBootError(f"{what}: podman not found ({self.binary})",
                                 kind=ErrorKind.PREFLIGHT) from exc
         except subprocess.TimeoutExpired as exc:
             raise EvpnBootError(f"{what}: podman timed out after {exc.timeout:.0f}s",
-                                kind=ErrorKind.RUNTIME, retryable=True) from exc
+                                kind=ErrorKind.RUNTIME) from exc
         result = ExecResult(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:
             raise EvpnBootError(f"{what}: podman exited {proc.returncode}: "
@@ -127,14 +132,6 @@ class Podman:
                 spec.image]
         self._run(args, f"run FRR container {spec.name} (image {spec.image}, "
                         f"netns {spec.netns})")
-
-    def start(self, name: str) -> None:
-        self._run(["start", name], f"start container {name}")
-
-    def stop(self, name: str, timeout_s: int = 30) -> None:
-        """Stop gracefully: SIGTERM, then SIGKILL after ``timeout_s``."""
-        self._run(["stop", "--time", str(timeout_s), name], f"stop container {name}",
-                  timeout=timeout_s + self.timeout)
 
     def kill(self, name: str, signal: str = "KILL") -> None:
         """Send ``signal`` to the container's init (PID 1 of its PID namespace).

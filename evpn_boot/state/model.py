@@ -50,12 +50,50 @@ class Ownership:
                 "nic": nic, "host_links": list(self.host_links)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Ownership:
-        nic = None
-        raw = data.get("nic")
-        if raw:
-            nic = NicRecord(name=str(raw["name"]), mtu=int(raw["mtu"]), up=bool(raw["up"]),
-                            addresses=tuple(ipaddress.ip_interface(a)
-                                            for a in raw.get("addresses", ())))
-        return cls(netns=str(data.get("netns", "")), host_netns=str(data.get("host_netns", "")),
-                   nic=nic, host_links=tuple(str(n) for n in data.get("host_links", ())))
+    def from_dict(cls, data: object) -> Ownership:
+        """Parse a record strictly; StateFormatError names the first field that is off."""
+        if not isinstance(data, dict):
+            raise StateFormatError("not a JSON object")
+        version = data.get("version", STATE_VERSION)   # absent in hand-written records
+        if version != STATE_VERSION or isinstance(version, bool):
+            raise StateFormatError(f"version {version!r:.20}, expected {STATE_VERSION}")
+        unknown = set(data) - {"version", "netns", "host_netns", "nic", "host_links"}
+        if unknown:
+            raise StateFormatError(f"unknown keys {', '.join(sorted(map(str, unknown)))}")
+        netns = _name(data.get("netns", ""), "netns", empty_ok=True)
+        host_netns = _name(data.get("host_netns", ""), "host_netns", empty_ok=True)
+        links = data.get("host_links", [])
+        if not isinstance(links, list):
+            raise StateFormatError("host_links is not a list")
+        return cls(netns=netns, host_netns=host_netns, nic=_nic(data.get("nic")),
+                   host_links=tuple(_name(n, "host_links[]") for n in links))
+
+
+class StateFormatError(ValueError):
+    """A state record that is not evpn-boot's schema."""
+
+
+def _name(value: object, field_name: str, *, empty_ok: bool = False) -> str:
+    if not isinstance(value, str) or (not value and not empty_ok) or len(value) > 15 or \
+            any(c in "/:" or c.isspace() or not c.isprintable() for c in value):
+        raise StateFormatError(f"{field_name} is not a name: {value!r:.40}")
+    return value
+
+
+def _nic(raw: object) -> Optional[NicRecord]:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise StateFormatError("nic is not an object")
+    mtu, up, addresses = raw.get("mtu"), raw.get("up"), raw.get("addresses", [])
+    if not isinstance(mtu, int) or isinstance(mtu, bool) or not 0 < mtu < 2**32:
+        raise StateFormatError(f"nic.mtu is not an MTU: {mtu!r:.40}")
+    if not isinstance(up, bool):
+        raise StateFormatError("nic.up is not true/false")
+    if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
+        raise StateFormatError("nic.addresses is not a list of strings")
+    try:
+        parsed = tuple(ipaddress.ip_interface(a) for a in addresses)
+    except ValueError as exc:
+        raise StateFormatError(f"nic.addresses: {exc}") from None
+    return NicRecord(name=_name(raw.get("name"), "nic.name"), mtu=mtu, up=up, addresses=parsed)

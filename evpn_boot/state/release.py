@@ -15,13 +15,12 @@ or a whole one.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from evpn_boot.errors import ErrorKind, EvpnBootError
-from evpn_boot.state import atomic
+from evpn_boot.state import atomic, store
 
 RELEASE_FILE = "released.json"
 
@@ -41,11 +40,20 @@ class ReleaseRecord:
 
     @classmethod
     def from_dict(cls, data: Any) -> ReleaseRecord:
+        """Strict: every field a string, released_at and netns present, nothing else."""
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        return cls(released_at=str(data["released_at"]), netns=str(data["netns"]),
-                   frr_container=str(data.get("frr_container", "")),
-                   config_digest=str(data.get("config_digest", "")))
+        fields = ("released_at", "netns", "frr_container", "config_digest")
+        unknown = set(data) - set(fields)
+        if unknown:
+            raise ValueError(f"unknown keys {', '.join(sorted(map(str, unknown)))}")
+        values = {k: data.get(k, "") for k in fields}
+        for key, value in values.items():
+            if not isinstance(value, str) or len(value) > 256:
+                raise ValueError(f"{key} is not a short string")
+        if not values["released_at"] or not values["netns"]:
+            raise ValueError("released_at or netns is missing")
+        return cls(**values)
 
 
 def release_path(run_dir: Path) -> Path:
@@ -56,22 +64,43 @@ def load(run_dir: Path) -> Optional[ReleaseRecord]:
     """The record, or None when this node was not released during this boot."""
     path = release_path(run_dir)
     try:
-        with open(path, encoding="utf-8") as handle:
-            return ReleaseRecord.from_dict(json.load(handle))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError) as exc:
+        data = store.read_record(path)
+        return None if data is None else ReleaseRecord.from_dict(data)
+    except ValueError as exc:
         # Unreadable means "a release happened": starting FRR next to the
-        # reconciler's is the worse mistake.  teardown removes the file.
-        raise EvpnBootError(f"read release record {path}: {exc} (remove it, or run "
-                            f"`evpn-boot teardown`, to carry the node again)",
-                            kind=ErrorKind.RUNTIME) from exc
+        # reconciler's is the worse mistake.  Refused, with the way out.
+        raise EvpnBootError(f"release record {path} {exc}: evpn-boot does not trust it.  "
+                            f"If this node was not handed off during this boot, remove the "
+                            f"file or run `evpn-boot teardown` (which removes it) to carry "
+                            f"the node again", kind=ErrorKind.STATE) from None
+
+
+def released_at(run_dir: Path) -> Optional[str]:
+    """When this node was handed over during this boot; None when it was not.
+
+    The rule ``run`` and ``apply`` share: a node released in this boot is the
+    reconciler's, and evpn-boot neither converges it nor starts FRR on it.
+    """
+    record = load(run_dir)
+    return None if record is None else record.released_at
+
+
+def refuse_if_released(run_dir: Path) -> None:
+    """Raise (exit 1, naming the record) when the node was released in this boot."""
+    since = released_at(run_dir)
+    if since is not None:
+        # Converging would start a second FRR with our router ID next to the
+        # reconciler's own.
+        raise EvpnBootError(
+            f"this node was handed off to the in-cluster reconciler at {since} "
+            f"({release_path(run_dir)}); evpn-boot does not manage it again before the "
+            f"next boot. `evpn-boot teardown` takes it back.", kind=ErrorKind.PREFLIGHT)
 
 
 def save(run_dir: Path, record: ReleaseRecord) -> None:
     path = release_path(run_dir)
     try:
-        atomic.write_json(path, record.to_dict(), mode=0o644)
+        atomic.write_json(path, record.to_dict(), mode=0o644, dir_mode=0o700)
     except OSError as exc:
         raise EvpnBootError(f"write release record {path}: {exc.strerror or exc}",
                             kind=ErrorKind.RUNTIME) from exc

@@ -38,10 +38,6 @@ def set_phase(phase: str) -> None:
     _phase = phase
 
 
-def current_phase() -> str:
-    return _phase
-
-
 def fields(*, phase: Optional[str] = None, vni: Optional[int] = None,
            vrf: Optional[str] = None, neighbor: Optional[str] = None) -> dict[str, Any]:
     """The ``extra=`` mapping for a log call."""

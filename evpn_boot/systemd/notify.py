@@ -114,10 +114,14 @@ class Notifier:
 
     @property
     def watchdog_interval(self) -> Optional[float]:
-        """Seconds between ``WATCHDOG=1`` pings (half of ``WatchdogSec=``), or None."""
+        """Seconds between ``WATCHDOG=1`` pings (a quarter of ``WatchdogSec=``), or None.
+
+        A quarter, so that a ping delayed by up to one more interval (a slice of
+        a subprocess, a netlink pass) still leaves half of ``WatchdogSec=`` spare.
+        """
         if self._watchdog_usec is None or self._sender is None:
             return None
-        return self._watchdog_usec / 2 / 1_000_000
+        return self._watchdog_usec / 4 / 1_000_000
 
     def send(self, *fields: tuple[str, str]) -> bool:
         """Send ``KEY=VALUE`` fields in one message; newlines in values are flattened."""

@@ -13,7 +13,10 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Optional
 
+from evpn_boot import command
+from evpn_boot.clock import Clock
 from evpn_boot.errors import ErrorKind, EvpnBootError
 
 FRR_UNIT = "evpn-boot-frr.service"
@@ -41,15 +44,18 @@ def manages_frr() -> bool:
     return under_systemd() and unit_installed(FRR_UNIT) and shutil.which("systemctl") is not None
 
 
-def systemctl(verb: str, unit: str, *, timeout_s: float = 300) -> None:
-    """``systemctl VERB UNIT``; a failure names the unit and says where to look."""
+def systemctl(verb: str, unit: str, *, timeout_s: float = 300,
+              clock: Optional[Clock] = None) -> None:
+    """``systemctl VERB UNIT``; a failure names the unit and says where to look.
+
+    ``clock`` waits while systemctl runs (a unit start can take minutes).
+    """
     try:
-        done = subprocess.run(["systemctl", verb, unit], capture_output=True, text=True,
-                              timeout=timeout_s, check=False)
+        done = command.run(["systemctl", verb, unit], timeout=timeout_s, clock=clock)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise EvpnBootError(f"systemctl {verb} {unit}: {exc}", kind=ErrorKind.RUNTIME) from exc
     if done.returncode != 0:
         raise EvpnBootError(
             f"systemctl {verb} {unit} exited {done.returncode}: "
             f"{(done.stderr or done.stdout).strip()[-300:]} (see journalctl -u {unit})",
-            kind=ErrorKind.RUNTIME, retryable=True)
+            kind=ErrorKind.RUNTIME)

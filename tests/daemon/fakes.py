@@ -19,21 +19,12 @@ from evpn_boot.daemon.ports import ConvergeReport, DriftWatch, Target
 from evpn_boot.desired.derive import NodeFacts, derive
 from evpn_boot.desired.model import DesiredState
 from evpn_boot.errors import EvpnBootError, PreflightError
+from tests.support.configs import NODE_UNDERLAY
 
 CONFIG = """
 [node]
 index = 3
-
-[underlay]
-asn = 64514
-vtep_cidr = "100.65.0.0/24"
-router_id_cidr = "10.0.0.0/24"
-nic = "eth1"
-
-[[underlay.neighbors]]
-address = "192.168.11.2"
-asn = 64512
-
+""" + NODE_UNDERLAY + """
 [[l2vni]]
 vni = 110
 

@@ -11,6 +11,7 @@ from typing import Callable, Optional
 import pytest
 
 from evpn_boot.daemon.ports import Handoff, Ports, Target
+from evpn_boot.daemon.pulse import Pulse
 from evpn_boot.daemon.supervise import run_daemon
 from evpn_boot.desired.model import DesiredState
 from evpn_boot.errors import EvpnBootError
@@ -59,7 +60,8 @@ class Rig:
     def run(self) -> int:
         ports = Ports(dataplane=self.dataplane, notifier=self.notifier, clock=self.clock,
                       frr=self.frr, handoff=self.factory, ledger=self.ledger)
-        return run_daemon(ports, lambda: make_target("applied", handoff=True), self.signals)
+        pulse = Pulse(ports.clock, ports.notifier, self.signals)
+        return run_daemon(ports, lambda: make_target("applied", handoff=True), pulse)
 
 
 @pytest.fixture

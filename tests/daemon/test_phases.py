@@ -10,6 +10,7 @@ from typing import Callable, Optional
 import pytest
 
 from evpn_boot.daemon.ports import Ports, Target
+from evpn_boot.daemon.pulse import Pulse
 from evpn_boot.daemon.service import Options
 from evpn_boot.daemon.supervise import run_daemon
 from evpn_boot.errors import ConfigError, EvpnBootError, PreflightError
@@ -53,7 +54,8 @@ class Rig:
 
         ports = Ports(dataplane=self.dataplane, notifier=self.notifier, clock=self.clock,
                       frr=self.frr, handoff=factory if self.handoff_after else None)
-        return run_daemon(ports, self.loader, self.signals, options)
+        pulse = Pulse(self.clock, self.notifier, self.signals)
+        return run_daemon(ports, self.loader, pulse, options)
 
     def at(self, when: float, action: Callable[[], None]) -> None:
         self.clock.at(when, action)

@@ -88,15 +88,6 @@ def fabric(netns: NetnsFactory, tmp_path: Path, frr_image: str) -> Iterator[Fabr
                        capture_output=True, check=False, timeout=120)
 
 
-@pytest.fixture
-def notify(tmp_path: Path) -> Iterator[NotifyListener]:
-    listener = NotifyListener(tmp_path / "notify.sock")
-    try:
-        yield listener
-    finally:
-        listener.close()
-
-
 def _write(fabric: Fabric, tmp_path: Path, timeout_s: float) -> None:
     fabric.config.write_text(node_config(
         host_netns=fabric.host, router_netns=fabric.router, workdir=tmp_path, vnis=[110],

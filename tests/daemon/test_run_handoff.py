@@ -18,7 +18,7 @@ import pytest
 import trustme
 
 from evpn_boot.k8s.handoff import ANN_HANDOFF, ANN_STATE
-from tests.daemon.test_run_netns import Node, node, notify  # noqa: F401 - fixtures
+from tests.daemon.test_run_netns import Node, node  # noqa: F401 - fixture
 from tests.k8s.apiserver import FakeApiServer
 from tests.k8s.conftest import api_servers, ca, write_kubeconfig  # noqa: F401 - fixtures
 from tests.support.daemon_proc import NotifyListener, daemon, node_config

@@ -60,15 +60,6 @@ def node(netns: NetnsFactory, tmp_path: Path) -> Iterator[Node]:
     yield made
 
 
-@pytest.fixture
-def notify(tmp_path: Path) -> Iterator[NotifyListener]:
-    listener = NotifyListener(tmp_path / "notify.sock")
-    try:
-        yield listener
-    finally:
-        listener.close()
-
-
 def test_sequence_stop_and_adopt(node: Node, notify: NotifyListener, tmp_path: Path) -> None:
     with daemon(node.config, notify, tmp_path / "run1.log") as first:
         ready = first.wait_ready()

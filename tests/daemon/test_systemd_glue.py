@@ -42,7 +42,7 @@ def test_notifier_speaks_the_protocol(notify_socket: tuple[str, socket.socket],
     notifier = Notifier.from_environment(env, prefer_libsystemd=prefer_libsystemd)
     # Children must not inherit the socket (podman would send its own READY=1).
     assert "NOTIFY_SOCKET" not in env and "WATCHDOG_USEC" not in env
-    assert notifier.watchdog_interval == 2.0
+    assert notifier.watchdog_interval == 1.0
     notifier.status("applying dataplane\n(2 VNIs)")
     assert _recv(sock) == {"STATUS": "applying dataplane (2 VNIs)"}
     notifier.ready("ready: ok")

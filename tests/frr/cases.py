@@ -8,6 +8,7 @@ from pathlib import Path
 from evpn_boot.config.load import parse_config
 from evpn_boot.desired.derive import NodeFacts, derive
 from evpn_boot.desired.model import FrrModel
+from tests.support.configs import LEAF_NEIGHBOR, UNDERLAY
 
 REPO = Path(__file__).resolve().parents[2]
 FACTS = NodeFacts(hostname="node-a", interface_index=17, underlay_mtu=1500)
@@ -17,12 +18,7 @@ PASSWORD = "s3cret-Pa55"
 BASE = """
 [node]
 index = 1
-[underlay]
-asn = 64514
-vtep_cidr = "100.65.0.0/24"
-router_id_cidr = "10.0.0.0/24"
-nic = "eth1"
-"""
+""" + UNDERLAY
 
 EDGE = {
     "bfd-timers-multihop": BASE + """
@@ -40,10 +36,7 @@ port = 1179
 hold_time = 30
 keepalive_time = 10
 """,
-    "passwords": BASE + """
-[[underlay.neighbors]]
-address = "192.168.11.2"
-asn = 64512
+    "passwords": BASE + LEAF_NEIGHBOR + """
 [[underlay.neighbors]]
 address = "192.168.12.2"
 asn = 64512
@@ -63,10 +56,7 @@ bfd = true
 [[l2vni]]
 vni = 110
 """,
-    "several-vrfs": BASE + """
-[[underlay.neighbors]]
-address = "192.168.11.2"
-asn = 64512
+    "several-vrfs": BASE + LEAF_NEIGHBOR + """
 [[l3vni]]
 vrf = "red"
 vni = 100
@@ -86,10 +76,7 @@ vni = 300
 local_cidr = "192.169.30.0/24"
 host_asn = 64515
 """,
-    "l2vni-gateways": BASE + """
-[[underlay.neighbors]]
-address = "192.168.11.2"
-asn = 64512
+    "l2vni-gateways": BASE + LEAF_NEIGHBOR + """
 [[l3vni]]
 vrf = "red"
 vni = 100

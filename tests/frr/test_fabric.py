@@ -31,6 +31,7 @@ from evpn_boot.desired.model import FrrModel, FrrNeighbor
 from evpn_boot.frr.render import render_frr_conf
 from tests.frr.conftest import CONTAINERS_CONF
 from tests.frr.native import NativeFrr, have_native_frr
+from tests.support.configs import NODE_UNDERLAY
 from tests.support.netns import NetnsFactory, ip, run
 
 pytestmark = [pytest.mark.frr, pytest.mark.slow,
@@ -70,14 +71,7 @@ image = "{image}"
 config_dir = "{tmp}/frr"
 container_name = "{container}"
 raw_config = "{raw}"
-[underlay]
-asn = 64514
-vtep_cidr = "100.65.0.0/24"
-router_id_cidr = "10.0.0.0/24"
-nic = "eth1"
-[[underlay.neighbors]]
-address = "192.168.11.2"
-asn = 64512
+""" + NODE_UNDERLAY + """
 [[l2vni]]
 vni = 110
 host_bridge = true

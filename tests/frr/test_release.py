@@ -97,15 +97,6 @@ def api(ca: trustme.CA,  # noqa: F811
     return server
 
 
-@pytest.fixture
-def notify(tmp_path: Path) -> Iterator[NotifyListener]:
-    listener = NotifyListener(tmp_path / "notify.sock")
-    try:
-        yield listener
-    finally:
-        listener.close()
-
-
 def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Optional
 
+from tests.support import configs
+
 _SCRIPT = Path(sys.executable).with_name("evpn-boot")
 #: The installed entry point (what the unit runs); the module when it is not installed.
 EVPN_BOOT = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "evpn_boot.cli.main"]
@@ -159,17 +161,7 @@ run_dir = "{workdir}/run"
 config_dir = "{workdir}/frr"
 image = "localhost/evpn-boot-frr:8.4"
 container_name = "ebt-frr-{router_netns}"
-
-[underlay]
-asn = 64514
-vtep_cidr = "100.65.0.0/24"
-router_id_cidr = "10.0.0.0/24"
-nic = "eth1"
-
-[[underlay.neighbors]]
-address = "{neighbor}"
-asn = 64512
-{l2}
+{configs.UNDERLAY}{configs.neighbor(neighbor)}{l2}
 [readiness]
 require = "{require}"
 timeout_s = {timeout_s}

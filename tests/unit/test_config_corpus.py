@@ -93,7 +93,8 @@ def test_world_readable_password_file(tmp_path: Path, capsys: pytest.CaptureFixt
     path.write_text(VALID.replace("asn = 64512", f'asn = 64512\npassword_file = "{secret}"'))
     code, _, err = run_cli(capsys, "-c", str(path), "validate")
     assert code == 2
-    assert "world-readable" in err and "underlay.neighbors[0].password_file" in err
+    assert "readable or writable by group or others" in err
+    assert "underlay.neighbors[0].password_file" in err
     assert "s3cret" not in err
     secret.chmod(0o600)
     code, _, err = run_cli(capsys, "-c", str(path), "validate")

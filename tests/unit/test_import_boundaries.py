@@ -5,8 +5,9 @@ root, netlink, podman, systemd or an API server (STYLE.md: pure core, thin
 edges).  A pure module may import another evpn_boot module only if that one is
 pure too.
 
-The package graph follows the data flow, cli -> daemon/lab -> adapters -> pure
-core, with no cycle and nothing importing ``cli``.  :data:`ALLOWED` lists, per
+The package graph follows the data flow, cli -> daemon/lab -> adapters (and
+their helpers: clock, command, fsutil) -> pure core, with no cycle and nothing
+importing ``cli``.  :data:`ALLOWED` lists, per
 package, what it may import: a whole package, or one pure module of an
 effectful package ("state.model").  Every import counts, at module level or in
 a function, typing-only ones included.  A new dependency is a decision: it is
@@ -27,28 +28,37 @@ PACKAGE = Path(__file__).resolve().parents[2] / "evpn_boot"
 
 PURE = ["config", "rules", "desired", "plan", "provision", "export"]
 
-_CORE = {"errors", "rules", "config", "desired", "plan", "provision", "export"}
+_CORE = {"errors", "templating", "rules", "config", "desired", "plan", "provision", "export"}
+#: Waiting, running a command, safe file access: the effect helpers every adapter uses.
+_HELPERS = {"clock", "command", "fsutil"}
 #: package -> the packages (or "package.module") it may import.  Layers, top down:
 #: cli; daemon and lab (compose); netlink, frr, runtime, systemd, k8s, state
-#: (effects); plan, desired, config, rules, provision, export, errors (pure).
+#: (effects); clock, command, fsutil (effect helpers); plan, desired, config,
+#: rules, provision, export, templating, errors (pure).
 ALLOWED: dict[str, frozenset[str]] = {name: frozenset(deps) for name, deps in {
     "cli": {"daemon", "lab", "netlink", "frr", "runtime", "systemd", "k8s", "state",
-            *_CORE},
-    "daemon": {"netlink", "frr", "runtime", "systemd", "k8s", "state", "errors", "config",
-               "desired", "plan"},
-    "lab": {"netlink", "frr", "runtime", "errors", "config", "rules", "desired"},
-    "netlink": {"state", "errors", "config", "rules", "desired", "plan"},
-    "frr": {"runtime", "systemd", "errors", "desired"},
+            *_HELPERS, *_CORE},
+    "daemon": {"netlink", "frr", "runtime", "systemd", "k8s", "state", *_HELPERS, "errors",
+               "config", "desired", "plan"},
+    "lab": {"netlink", "frr", "runtime", *_HELPERS, "errors", "templating", "config", "rules",
+            "desired"},
+    "netlink": {"state", "clock", "errors", "config", "rules", "desired", "plan"},
+    "frr": {"runtime", "systemd", "state", *_HELPERS, "errors", "templating", "config",
+            "desired"},
     "k8s": {"errors", "desired"},
-    "state": {"errors", "desired"},
-    "runtime": {"errors"},
-    "systemd": {"errors"},
+    "state": {"clock", "fsutil", "errors", "desired"},
+    "runtime": {"clock", "command", "errors"},
+    "systemd": {"clock", "command", "errors"},
+    "command": {"clock"},
+    "fsutil": {"errors"},
+    "clock": set(),
     "plan": {"desired", "state.model"},          # the ownership record: a pure value
-    "provision": {"errors", "config", "runtime.spec"},   # the container spec: pure
+    "provision": {"errors", "templating", "config", "runtime.spec"},  # the container spec
     "export": {"config"},
     "desired": {"config", "rules"},
     "config": {"errors", "rules"},
     "rules": set(),
+    "templating": set(),
     "errors": set(),
 }.items()}
 EFFECTFUL_MODULES = {"pyroute2", "subprocess", "systemd", "http", "ssl", "socket",

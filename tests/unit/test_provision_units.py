@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -188,3 +189,60 @@ def test_frr_container_run_print(tmp_path: Path) -> None:
     assert argv[1:3] == ["run", "--replace"]
     assert "--sdnotify=conmon" in argv
     assert argv[-1] == "quay.io/frrouting/frr:10.4.3"
+
+
+def test_frr_unit_stops_the_container_it_started(tmp_path: Path) -> None:
+    """issue 16: ExecStop/ExecStopPost used the default name whatever frr.container_name
+    said; they now act on the ID podman recorded at ExecStart."""
+    example = (REPO / "examples" / "lab-l3.toml").read_text()
+    path = tmp_path / "c.toml"
+    path.write_text(example.replace("[readiness]",
+                                    '[frr]\ncontainer_name = "my-frr"\n\n[readiness]', 1))
+    for params in (unit_params(), unit_params(load_config(path).config),
+                   unit_params(load_config(path).config, mode=Mode.CONTAINER)):
+        unit = _directives(next(f.content for f in render_units(params, quadlet=False)
+                                if f.path == FRR_SERVICE))
+        cid = "--cidfile %t/%n.ctr-id"
+        assert unit["ExecStartPre"] == ["/bin/rm -f %t/%n.ctr-id"]
+        assert cid in unit["ExecStart"][0]
+        assert unit["ExecStop"] == [f"-/usr/bin/podman stop --ignore --time 20 {cid}"]
+        assert unit["ExecStopPost"] == [f"-/usr/bin/podman rm --force --ignore {cid}"]
+        if params.mode is Mode.NATIVE:
+            # The packaged unit cannot know the config's netns or config dir.
+            assert "ConditionPathExists" not in unit
+
+
+def test_units_keep_the_hardening(tmp_path: Path) -> None:
+    service = _directives(next(f.content for f in render_units(unit_params())
+                               if f.path == SERVICE))
+    assert service["RuntimeDirectory"] == ["evpn-boot"]
+    assert service["RuntimeDirectoryPreserve"] == ["yes"]   # the release record survives
+    assert service["StateDirectory"] == ["evpn-boot"]
+    assert service["UMask"] == ["0077"]
+    for unit in (service, _directives(next(
+            f.content for f in render_units(unit_params(), quadlet=False)
+            if f.path == FRR_SERVICE))):
+        assert "CAP_SYS_TIME" in unit["CapabilityBoundingSet"][0]
+        assert "CAP_NET_ADMIN" not in unit["CapabilityBoundingSet"][0]
+        assert unit["SystemCallErrorNumber"] == ["EPERM"]
+    other = unit_params()
+    other = dataclasses.replace(other, run_dir="/srv/run", state_dir="/srv/st")
+    moved = next(f.content for f in render_units(other) if f.path == SERVICE)
+    assert "RuntimeDirectory" not in moved and "StateDirectory" not in moved
+
+
+def test_frr_container_run_refuses_before_the_netns_exists(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text((REPO / "examples" / "lab-l3.toml").read_text().replace(
+        "[readiness]", '[runtime]\nnetns = "evb-absent-ns"\n\n[readiness]', 1))
+    result = subprocess.run([EVPN_BOOT, "--config", str(config), "frr-container", "run",
+                             "--cidfile", str(tmp_path / "cid")],
+                            capture_output=True, text=True, check=False)
+    if "podman not found" in result.stderr:
+        pytest.skip("podman not installed")
+    assert result.returncode == 1, result.stderr
+    assert "/run/netns/evb-absent-ns does not exist yet" in result.stderr
+    printed = subprocess.run([EVPN_BOOT, "--config", str(config), "frr-container", "run",
+                              "--print", "--cidfile", "/run/x.ctr-id"],
+                             capture_output=True, text=True, check=True).stdout
+    assert "--cidfile /run/x.ctr-id" in printed
