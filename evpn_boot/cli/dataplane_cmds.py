@@ -50,9 +50,9 @@ def apply(ctx: Context, skip_frr: bool) -> None:
     result = engine.converge(desired)
     elapsed = time.monotonic() - started
     if result.changed:
-        counts = ", ".join(f"{n} {a}" for a, n in sorted(result.changes.items()))
-        click.echo(f"dataplane: applied {result.ops} changes ({counts}) and verified "
-                   f"in {elapsed:.2f} s")
+        from evpn_boot.plan.render import counts_text
+        click.echo(f"dataplane: applied {result.ops} changes ({counts_text(result.changes)}) "
+                   f"and verified in {elapsed:.2f} s")
     else:
         click.echo(f"dataplane: in sync, nothing to do ({elapsed:.2f} s)")
     if skip_frr:

@@ -5,15 +5,16 @@ Thin: parsing options and printing; the work is in :mod:`evpn_boot.lab`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Optional, TypeVar
 
 import click
 
@@ -33,8 +34,8 @@ class StepPrinter:
         self._close()
         self.count += 1
         click.echo(f"[{self.count:2d}] {title} ...", nl=False)
-        # Flush now: stdout to a pipe is block-buffered, and a process forked
-        # meanwhile (pyroute2 opens namespaces that way) would print it again.
+        # Flush now: stdout to a pipe is block-buffered, and the step may take
+        # seconds (or print through a tool's own output meanwhile).
         sys.stdout.flush()
         self.open_line = True
         start = time.monotonic()
@@ -71,13 +72,30 @@ def _require_root() -> None:
 
 def _interrupt_on_sigterm() -> None:
     """SIGTERM interrupts like Ctrl-C, so a killed ``lab up`` still removes what it made."""
-    owner = os.getpid()
-
     def handler(signum: int, frame: object) -> None:
-        if os.getpid() != owner:   # a forked helper (pyroute2's netns child): just exit
-            os._exit(128 + signum)
         raise KeyboardInterrupt(f"signal {signum}")
     signal.signal(signal.SIGTERM, handler)
+
+
+_Command = TypeVar("_Command", bound=Callable[..., None])
+
+
+def _one_line_errors(command: _Command) -> _Command:
+    """Any failure of a lab command is one ``evpn-boot: error: lab: ...`` line and an
+    exit code (cli.main prints EvpnBootError), never a traceback."""
+    @functools.wraps(command)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            command(*args, **kwargs)
+        except (EvpnBootError, click.exceptions.ClickException, click.exceptions.Exit,
+                click.exceptions.Abort):
+            raise
+        except ValueError as exc:
+            raise EvpnBootError(f"lab: {exc}", kind=ErrorKind.USAGE) from exc
+        except Exception as exc:
+            raise EvpnBootError(f"lab: {type(exc).__name__}: {exc}",
+                                kind=ErrorKind.RUNTIME) from exc
+    return wrapper  # type: ignore[return-value]
 
 
 _variant = click.option("--l2/--l3", "l2", default=None,
@@ -116,6 +134,7 @@ def lab() -> None:
               help="Seconds to wait for BGP and for the first ping.")
 @_prefix
 @_lab_dir
+@_one_line_errors
 def up(*, l2: Optional[bool], vnis: int, frr_mode: str, timeout: float, prefix: str,
        lab_dir: Path) -> None:
     """Build the lab, run the real evpn-boot apply + FRR, and prove it with a ping."""
@@ -152,6 +171,7 @@ def up(*, l2: Optional[bool], vnis: int, frr_mode: str, timeout: float, prefix: 
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_prefix
 @_lab_dir
+@_one_line_errors
 def status(as_json: bool, prefix: str, lab_dir: Path) -> None:
     """What the lab has running: namespaces, links, FRR instances, leaf BGP sessions."""
     from evpn_boot.lab.orchestrate import status as lab_status
@@ -190,6 +210,7 @@ def status(as_json: bool, prefix: str, lab_dir: Path) -> None:
 @lab.command()
 @_prefix
 @_lab_dir
+@_one_line_errors
 def down(prefix: str, lab_dir: Path) -> None:
     """Remove everything the lab made, even after a failed or interrupted up."""
     from evpn_boot.lab.orchestrate import down as lab_down
@@ -215,6 +236,7 @@ def fabric() -> None:
 @_vnis
 @_prefix
 @_lab_dir
+@_one_line_errors
 def fabric_up(l2: Optional[bool], vnis: int, prefix: str, lab_dir: Path) -> None:
     """Build the fabric and write the node's evpn-boot config; do not run evpn-boot."""
     from evpn_boot.lab.orchestrate import down as lab_down
@@ -235,6 +257,7 @@ def fabric_up(l2: Optional[bool], vnis: int, prefix: str, lab_dir: Path) -> None
 @fabric.command("down")
 @_prefix
 @_lab_dir
+@_one_line_errors
 def fabric_down(prefix: str, lab_dir: Path) -> None:
     """Remove the fabric (same as `lab down`)."""
     from evpn_boot.lab.orchestrate import down as lab_down

@@ -1,7 +1,7 @@
 """The ``evpn-boot`` entry point.
 
 Subcommands are loaded lazily (``--help`` and ``validate`` must start fast, and
-only the commands that touch the kernel import pyroute2).  Every
+only the commands that touch the kernel load the netlink code).  Every
 :class:`~evpn_boot.errors.EvpnBootError` is turned into its exit code here, in
 one place.
 """

@@ -15,9 +15,9 @@ from evpn_boot.config import hazards
 from evpn_boot.config.locate import KeyPath, format_path
 from evpn_boot.config.model import Config
 from evpn_boot.config.types import check_ifname
-from evpn_boot.desired import addressing, names
-from evpn_boot.desired.addressing import AddressPlanError
-from evpn_boot.desired.names import underlay_link_name
+from evpn_boot.config.underlay import underlay_link_name
+from evpn_boot.rules import addressing, names
+from evpn_boot.rules.addressing import AddressPlanError
 
 Problem = tuple[KeyPath, str]
 Check = Callable[[Config], list[Problem]]

@@ -16,8 +16,8 @@ from typing import Union
 
 from evpn_boot.config.locate import KeyPath, format_path
 from evpn_boot.config.model import Config
-from evpn_boot.desired import addressing, names
-from evpn_boot.desired.addressing import AddressPlanError
+from evpn_boot.rules import addressing, names
+from evpn_boot.rules.addressing import AddressPlanError
 
 Problem = tuple[KeyPath, str]
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]

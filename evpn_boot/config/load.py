@@ -9,6 +9,7 @@ say only root can change it) and reading the password files (see
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import stat
 import sys
@@ -22,7 +23,6 @@ from evpn_boot.config import checks
 from evpn_boot.config.locate import KeyPath, format_path, key_lines, line_of
 from evpn_boot.config.model import Config
 from evpn_boot.config.secret_file import SecretFileError, config_file_problem, read_password
-from evpn_boot.desired.addressing import config_digest
 from evpn_boot.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -42,6 +42,11 @@ class LoadedConfig:
 
 #: A configuration is a few kilobytes; refuse to read a device or a huge file.
 _CONFIG_MAX_BYTES = 4 * 1024 * 1024
+
+
+def config_digest(data: bytes) -> str:
+    """A short, stable digest of the configuration file, published on the Node."""
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def load_config(path: Path) -> LoadedConfig:

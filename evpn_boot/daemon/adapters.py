@@ -40,9 +40,9 @@ class NetlinkDataplane:
 
     def converge(self, desired: DesiredState) -> ConvergeReport:
         from evpn_boot.netlink import engine
+        from evpn_boot.plan.render import counts_text
         result = engine.converge(desired, clock=self.clock)
-        summary = ", ".join(f"{n} {action}" for action, n in sorted(result.changes.items()))
-        return ConvergeReport(result.operations, summary)
+        return ConvergeReport(result.operations, counts_text(result.changes))
 
     def watch(self, desired: DesiredState) -> Sequence[DriftWatch]:
         from evpn_boot.netlink import events

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from evpn_boot.config.model import Config, L2VniConfig, L3VniConfig, UnderlayConfig
-from evpn_boot.desired import addressing, names
-from evpn_boot.desired.addressing import AddressPlanError
+from evpn_boot.config.underlay import underlay_link_name
 from evpn_boot.desired.model import (
     UNDERLAY_LINK_GROUP,
     BridgeInfo,
@@ -39,10 +38,10 @@ from evpn_boot.desired.model import (
     VrfInfo,
     VxlanInfo,
 )
-from evpn_boot.desired.names import underlay_link_name, underlay_parent
+from evpn_boot.rules import addressing, names
+from evpn_boot.rules.addressing import AddressPlanError
 
-__all__ = ["DeriveError", "NodeFacts", "derive", "derive_node", "underlay_link_name",
-           "underlay_parent"]
+__all__ = ["DeriveError", "NodeFacts", "derive", "derive_node"]
 
 DEFAULT_UNDERLAY_MTU = 1500
 VXLAN_OVERHEAD_V4 = 50

@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
-IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+from evpn_boot.rules import addressing as _addressing
+
+# The address types are the address rules' (one home), named here for the model.
+IPAddress = _addressing.IPAddress
+IPInterface = _addressing.IPInterface
+IPNetwork = _addressing.IPNetwork
 
 #: Link group that marks the underlay interface (same value as OpenPERouter).
 UNDERLAY_LINK_GROUP = 4242
@@ -134,7 +137,8 @@ class LinkSpec:
 
 
 class RouteType(enum.Enum):
-    UNICAST = "unicast"
+    """The route types evpn-boot installs (only the VRF's unreachable default)."""
+
     UNREACHABLE = "unreachable"
 
 

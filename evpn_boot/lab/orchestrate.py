@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Optional, Protocol
 
 from evpn_boot.errors import ErrorKind, EvpnBootError
-from evpn_boot.lab import native_frr, node, proof
+from evpn_boot.lab import fabric, native_frr, node, proof
 from evpn_boot.lab.topology import LabParams, Topology, Variant, build, node_vtep
-from evpn_boot.netlink import lab as netlab
 
 RECORD = "lab.json"
 
@@ -75,7 +74,7 @@ class UpResult:
 
 def choose_variant(requested: Optional[Variant], prefix: str, progress: Progress) -> Variant:
     """L3 where the kernel has VRF; L2 otherwise (saying so); ``--l3`` without VRF fails."""
-    has_vrf = netlab.kernel_supports_vrf(prefix)
+    has_vrf = fabric.kernel_supports_vrf(prefix)
     if requested is Variant.L3 and not has_vrf:
         raise EvpnBootError(
             "lab: --l3 needs VRF, and this kernel has no VRF support (ip link add type vrf "
@@ -104,7 +103,7 @@ def fabric_up(params: LabParams, progress: Progress, *, fabric_only: bool = True
                        started=time.time())
     record.save(params.lab_dir)
     with progress.step(f"fabric: {len(topo.namespaces)} namespaces, {len(topo.links)} links"):
-        netlab.build_fabric(topo)
+        fabric.build_fabric(topo)
     for inst in topo.frr:
         run_dir = params.lab_dir / "frr" / inst.name
         record.frr_dirs[inst.name] = str(run_dir)
@@ -129,7 +128,7 @@ def up(params: LabParams, progress: Progress, *, frr_mode: str = "auto",
         if topo.pod_attach is not None:
             ifname, bridge = topo.pod_attach
             with progress.step(f"attach the pod to {bridge} in {topo.host_netns}"):
-                netlab.set_master(topo.host_netns, ifname, bridge)
+                fabric.set_master(topo.host_netns, ifname, bridge)
         leaf = native_frr.NativeFrr("leaf", topo.capture_netns, Path(record.frr_dirs["leaf"]))
         with progress.step("BGP: leaf <-> node session Established"):
             node.wait_established(leaf, timeout)
@@ -178,7 +177,7 @@ def down(lab_dir: Path, prefix: str, progress: Progress) -> list[str]:
             removed.append(f"processes {stray} in {ns}")
     if names:
         with progress.step(f"delete namespaces {', '.join(names)}"):
-            removed += [f"netns {ns}" for ns in netlab.remove_namespaces(names)]
+            removed += [f"netns {ns}" for ns in fabric.remove_namespaces(names)]
     if lab_dir.exists():
         shutil.rmtree(lab_dir)
         removed.append(str(lab_dir))
@@ -193,7 +192,7 @@ def status(lab_dir: Path, prefix: str) -> dict[str, object]:
                                  if record else None, "namespaces": {}}
     links: dict[str, list[tuple[str, str, str]]] = {}
     for ns in namespaces:
-        links[ns] = netlab.describe(ns)
+        links[ns] = fabric.describe(ns)
     result["namespaces"] = links
     frr: dict[str, object] = {}
     for name, run_dir in (record.frr_dirs if record else {}).items():
@@ -222,4 +221,4 @@ def _pid_alive(pidfile: Path) -> bool:
 
 
 def _lab_namespaces(prefix: str) -> list[str]:
-    return [ns for ns in netlab.list_namespaces() if ns.startswith(prefix)]
+    return [ns for ns in fabric.list_namespaces() if ns.startswith(prefix)]

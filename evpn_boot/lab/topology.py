@@ -4,7 +4,7 @@
 remote host behind it, and a Kubernetes node (its "host" namespace, a pod behind
 a veth, a BGP speaker standing in for frr-k8s) whose router namespace evpn-boot
 itself builds from a generated configuration.  This module only *describes*
-that fabric; :mod:`evpn_boot.netlink.lab` builds it and
+that fabric; :mod:`evpn_boot.lab.fabric` builds it and
 :mod:`evpn_boot.lab.native_frr` runs the FRR instances.  Keeping it pure lets
 the VM harness reuse exactly the same description, and lets unit tests check
 the addressing without root.
@@ -23,7 +23,7 @@ from typing import Optional
 
 import jinja2
 
-from evpn_boot.desired import addressing, names
+from evpn_boot.rules import addressing, names
 from evpn_boot.templating import environment
 
 PREFIX = "evlab-"

@@ -7,8 +7,9 @@
 * ``verify(desired)`` — raise ``EvpnBootError(kind=VERIFY)`` unless in sync.
 * ``teardown(runtime)`` — give the NIC back (addresses and MTU), delete the host
   links we created and the router namespace; touch nothing else.
-* ``watch_events(netns_names, timeout) -> bool`` — block until a link, address or
-  route changes in one of the namespaces (drift) or the timeout passes.
+
+Drift notifications are :mod:`evpn_boot.netlink.events`; the checks made before
+anything changes are :mod:`evpn_boot.netlink.preflight` (run by ``converge``).
 
 Crash safety rests on three rules: the ownership record is written *before* the
 object it describes is created or moved; every host link is tagged with our link
@@ -19,26 +20,25 @@ wanted addresses from that record, so re-running converges from any point.
 from __future__ import annotations
 
 import os
-import select
-import socket
 from dataclasses import replace
 from typing import Optional
 
 from evpn_boot.clock import Clock
-from evpn_boot.desired.model import DesiredState, LinkKind, Runtime, Side
+from evpn_boot.desired.model import DesiredState, Runtime
 from evpn_boot.errors import ErrorKind, EvpnBootError
-from evpn_boot.netlink import nsfd, wire
+from evpn_boot.netlink import encode, nsfd, wire
 from evpn_boot.netlink import observe as observe_mod
 from evpn_boot.netlink import preflight as preflight_mod
 from evpn_boot.netlink.apply import ApplyResult, Executor
+from evpn_boot.netlink.encode import CREATE
+from evpn_boot.netlink.rtnl import RTM_DELLINK, RTM_NEWADDR, RTM_NEWLINK
 from evpn_boot.plan import diff as diff_mod
 from evpn_boot.plan.model import ObservedState, Plan
 from evpn_boot.plan.render import op_text
 from evpn_boot.state import store
 from evpn_boot.state.model import HOST_LINK_GROUP, Ownership
 
-__all__ = ["ApplyResult", "EventWatch", "converge", "observe", "plan", "preflight", "teardown",
-           "verify", "watch", "watch_events"]
+__all__ = ["ApplyResult", "converge", "observe", "plan", "teardown", "verify"]
 
 
 def _ownership(runtime: Runtime) -> Ownership:
@@ -144,7 +144,7 @@ def teardown(runtime: Runtime, *, discard_state: bool = False) -> list[str]:
                                     "not recorded: left in place (ip link del it if it is ours)")
                     if raw.name in ownership.host_links and raw.group == HOST_LINK_GROUP:
                         try:
-                            sock.call(wire.RTM_DELLINK, 0, wire.ifinfo(raw.index))
+                            sock.call(RTM_DELLINK, 0, encode.delete_link(index=raw.index))
                             done.append(f"- link host/{raw.name}")
                         except OSError as exc:
                             if not wire.is_missing(exc):
@@ -172,7 +172,7 @@ def _delete_subinterfaces(netns: str) -> list[str]:
         for raw in observe_mod.dump_links(sock):
             if raw.kind in ("vlan", "macvlan"):
                 try:
-                    sock.call(wire.RTM_DELLINK, 0, wire.ifinfo(raw.index))
+                    sock.call(RTM_DELLINK, 0, encode.delete_link(index=raw.index))
                 except OSError as exc:
                     if not wire.is_missing(exc):
                         raise
@@ -190,8 +190,7 @@ def _return_nic(ownership: Ownership, netns: str, host: str) -> list[str]:
             if nic.name in raws:
                 fd = nsfd.open_fd(host)
                 try:
-                    sock.call(wire.RTM_NEWLINK, 0, wire.ifinfo(raws[nic.name].index)
-                              + wire.encode_attrs([(28, fd)]))
+                    sock.call(RTM_NEWLINK, 0, encode.move_link(raws[nic.name].index, fd))
                 finally:
                     os.close(fd)
                 done.append(f"~ move {nic.name} back to the host namespace")
@@ -201,89 +200,11 @@ def _return_nic(ownership: Ownership, netns: str, host: str) -> list[str]:
         if raw is None:
             return done
         have = set(observe_mod.dump_addresses(sock).get(raw.index, ()))
-        flags = 1 if nic.up else 0
-        sock.call(wire.RTM_NEWLINK, 0, wire.ifinfo(raw.index, flags, 1)
-                  + wire.encode_attrs([(4, nic.mtu), (27, 0)]))
+        # Its MTU and state as recorded, and no link group: the 4242 tag is ours.
+        sock.call(RTM_NEWLINK, 0, encode.link(index=raw.index, up=nic.up, mtu=nic.mtu,
+                                              group=0))
         for address in nic.addresses:
-            if address in have:
-                continue
-            family = socket.AF_INET if address.version == 4 else socket.AF_INET6
-            attrs: wire.Attrs = [(2, address.ip.packed), (1, address.ip.packed)]
-            if address.version == 4 and address.network.prefixlen < 31:
-                attrs.append((4, address.network.broadcast_address.packed))
-            sock.call(wire.RTM_NEWADDR, wire.NLM_F_CREATE | wire.NLM_F_EXCL,
-                      wire.ifaddr(family, address.network.prefixlen, raw.index)
-                      + wire.encode_attrs(attrs))
+            if address not in have:
+                sock.call(RTM_NEWADDR, CREATE, encode.address(address, raw.index))
         done.append(f"~ {nic.name}: mtu {nic.mtu}, addresses restored")
     return done
-
-
-RTMGRP_LINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE = 0x1, 0x10, 0x40
-RTMGRP_IPV6_IFADDR, RTMGRP_IPV6_ROUTE = 0x100, 0x400
-_GROUPS = (RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE
-           | RTMGRP_IPV6_ROUTE)
-
-
-def watch_events(netns_names: list[str], timeout: float) -> bool:
-    """Block until a link/address/route notification arrives in any namespace.
-
-    Returns True on an event (the caller should re-plan), False on timeout.
-    Names are namespace names ("" = our own namespace); a missing namespace is
-    an error, never created.
-    """
-    socks = [wire.open_socket(name, groups=_GROUPS) for name in netns_names]
-    try:
-        ready, _w, _x = select.select([s.sock for s in socks], [], [], timeout)
-        return bool(ready)
-    finally:
-        for sock in socks:
-            sock.close()
-
-
-def desired_host_names(desired: DesiredState) -> set[str]:
-    return {s.name for s in desired.links if s.side is Side.HOST or s.kind is LinkKind.PHYSICAL}
-
-
-def preflight(desired: DesiredState) -> None:
-    """Run the preflight checks alone (raises PreflightError); changes nothing."""
-    ownership = _ownership(desired.runtime)
-    observed = observe(desired, ownership)
-    preflight_mod.check(desired, observed, ownership, diff_mod.diff(desired, observed, ownership))
-
-
-class EventWatch:
-    """A subscription to link/address/route notifications in one namespace.
-
-    ``fileno()`` becomes readable on a change; ``drain()`` consumes what is
-    queued and says whether anything arrived (an overflowed queue counts as a
-    change: notifications were lost, so the caller must re-plan).
-    """
-
-    def __init__(self, netns: str) -> None:
-        self.netns = netns
-        self._sock = wire.open_socket(netns, groups=_GROUPS)
-        self._sock.sock.setblocking(False)
-
-    def fileno(self) -> int:
-        return self._sock.sock.fileno()
-
-    def drain(self) -> bool:
-        seen = False
-        while True:
-            try:
-                if not self._sock.sock.recv(65536):
-                    return seen
-                seen = True
-            except BlockingIOError:
-                return seen
-            except OSError:     # ENOBUFS: notifications were dropped
-                seen = True
-
-    def close(self) -> None:
-        self._sock.close()
-
-
-def watch(desired: DesiredState) -> list[EventWatch]:
-    """One :class:`EventWatch` per namespace the desired state touches."""
-    names = [desired.runtime.netns, desired.runtime.host_netns]
-    return [EventWatch(name) for name in dict.fromkeys(names)]

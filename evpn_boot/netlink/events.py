@@ -1,8 +1,7 @@
 """Persistent netlink subscriptions for the daemon's drift detection.
 
-:func:`evpn_boot.netlink.engine.watch_events` opens its sockets per call, so a
-change made between two calls is missed.  The daemon instead keeps one
-subscribed socket per namespace for its whole supervision, selects on their fds
+The daemon keeps one subscribed socket per namespace for its whole
+supervision (so no change between two looks is missed), selects on their fds
 next to its other wake-ups, and asks :meth:`NetlinkWatch.drain` whether what
 arrived can concern the desired state.
 
@@ -16,24 +15,29 @@ A receive-queue overflow (ENOBUFS: notifications were lost) always counts.
 from __future__ import annotations
 
 import errno
-import struct
 from collections.abc import Iterable
 from typing import Optional
 
 from evpn_boot.desired.model import DesiredState, LinkKind, Side
 from evpn_boot.netlink import observe as observe_mod
 from evpn_boot.netlink import wire
-
-RTMGRP_LINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE = 0x1, 0x10, 0x40
-RTMGRP_IPV6_IFADDR, RTMGRP_IPV6_ROUTE = 0x100, 0x400
-RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR = 16, 17, 20, 21
-IFLA_IFNAME = 3
+from evpn_boot.netlink.rtnl import (
+    IFLA_IFNAME,
+    NLMSGHDR,
+    RTM_DELADDR,
+    RTM_DELLINK,
+    RTM_NEWADDR,
+    RTM_NEWLINK,
+    RTMGRP_IPV4_IFADDR,
+    RTMGRP_IPV4_ROUTE,
+    RTMGRP_IPV6_IFADDR,
+    RTMGRP_IPV6_ROUTE,
+    RTMGRP_LINK,
+)
 
 ROUTER_GROUPS = (RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE
                  | RTMGRP_IPV6_ROUTE)
 HOST_GROUPS = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
-
-_HDR = struct.Struct("=LHHLL")
 
 
 class NetlinkWatch:
@@ -74,9 +78,9 @@ class NetlinkWatch:
     def _scan(self, data: bytes) -> bool:
         relevant = False
         offset = 0
-        while offset + _HDR.size <= len(data):
-            length, msg_type, _flags, _seq, _pid = _HDR.unpack_from(data, offset)
-            if length < _HDR.size:
+        while offset + NLMSGHDR.size <= len(data):
+            length, msg_type, _flags, _seq, _pid = NLMSGHDR.unpack_from(data, offset)
+            if length < NLMSGHDR.size:
                 break
             message = memoryview(data)[offset:offset + length]
             offset += (length + 3) & ~3
@@ -85,13 +89,13 @@ class NetlinkWatch:
             elif msg_type in (RTM_NEWLINK, RTM_DELLINK):
                 relevant = self._link(message, msg_type) or relevant
             elif msg_type in (RTM_NEWADDR, RTM_DELADDR):
-                index = struct.unpack_from("=I", message, _HDR.size + 4)[0]
+                index = wire.address_header(message)[4]
                 relevant = relevant or index in self._indexes
         return relevant
 
     def _link(self, message: memoryview, msg_type: int) -> bool:
-        index = struct.unpack_from("=i", message, _HDR.size + 4)[0]
-        attrs = wire.parse_attrs(message, _HDR.size + 16, len(message))
+        index = wire.link_header(message)[2]
+        attrs = wire.parse_attrs(message, wire.IFINFO_ATTRS, len(message))
         name = wire.as_str(attrs[IFLA_IFNAME]) if IFLA_IFNAME in attrs else ""
         assert self.names is not None
         if name not in self.names:

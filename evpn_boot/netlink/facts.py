@@ -7,11 +7,12 @@ import socket
 from typing import Optional
 
 from evpn_boot.config.model import Config
-from evpn_boot.desired.addressing import index_from_address
-from evpn_boot.desired.derive import NodeFacts, underlay_parent
+from evpn_boot.config.underlay import underlay_parent
+from evpn_boot.desired.derive import NodeFacts
 from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.netlink import nsfd, wire
 from evpn_boot.netlink.observe import dump_addresses, get_link
+from evpn_boot.rules.addressing import index_from_address
 
 
 def read_node_facts(config: Config, *, node_index: Optional[int] = None) -> NodeFacts:

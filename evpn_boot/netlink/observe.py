@@ -13,7 +13,6 @@ import errno
 import ipaddress
 import os
 import socket
-import struct
 from typing import Optional
 
 from evpn_boot.desired.model import (
@@ -35,37 +34,71 @@ from evpn_boot.desired.model import (
     VrfInfo,
     VxlanInfo,
 )
-from evpn_boot.netlink import nsfd, sysctl, wire
+from evpn_boot.netlink import encode, nsfd, sysctl, wire
+from evpn_boot.netlink.rtnl import (
+    IFA_ADDRESS,
+    IFA_LOCAL,
+    IFF_UP,
+    IFLA_ADDRESS,
+    IFLA_AF_SPEC,
+    IFLA_BRPORT_LEARNING,
+    IFLA_BRPORT_NEIGH_SUPPRESS,
+    IFLA_GROUP,
+    IFLA_IFNAME,
+    IFLA_INET6_ADDR_GEN_MODE,
+    IFLA_INFO_DATA,
+    IFLA_INFO_KIND,
+    IFLA_INFO_SLAVE_DATA,
+    IFLA_LINK,
+    IFLA_LINK_NETNSID,
+    IFLA_LINKINFO,
+    IFLA_MACVLAN_MODE,
+    IFLA_MASTER,
+    IFLA_MTU,
+    IFLA_OPERSTATE,
+    IFLA_VLAN_ID,
+    IFLA_VRF_TABLE,
+    IFLA_VXLAN_ID,
+    IFLA_VXLAN_LEARNING,
+    IFLA_VXLAN_LOCAL,
+    IFLA_VXLAN_LOCAL6,
+    IFLA_VXLAN_PORT,
+    IN6_ADDR_GEN_MODE_NONE,
+    MACVLAN_MODES,
+    NETNSA_NSID,
+    RTA_PRIORITY,
+    RTA_TABLE,
+    RTM_GETADDR,
+    RTM_GETLINK,
+    RTM_GETNSID,
+    RTM_GETROUTE,
+    RTN_UNREACHABLE,
+)
 from evpn_boot.netlink.wire import as_str, as_u32, nested
 from evpn_boot.plan.model import ObservedLink, ObservedState
 
-IFF_UP = 0x1
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
-IFLA_LINKINFO, IFLA_AF_SPEC, IFLA_GROUP, IFLA_LINK_NETNSID = 18, 26, 27, 37
-IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_DATA = 1, 2, 5
-IFLA_BRPORT_LEARNING, IFLA_BRPORT_NEIGH_SUPPRESS = 8, 32
-IFLA_INET6_ADDR_GEN_MODE = 8
-RTEXT_FILTER_SKIP_STATS = 1 << 3
 _KINDS = {"vrf": LinkKind.VRF, "bridge": LinkKind.BRIDGE, "vxlan": LinkKind.VXLAN,
           "veth": LinkKind.VETH, "vlan": LinkKind.VLAN, "macvlan": LinkKind.MACVLAN}
-_MACVLAN_MODES = {1: "private", 2: "vepa", 4: "bridge", 8: "passthru", 16: "source"}
+_MACVLAN_MODE_NAMES = {value: name for name, value in MACVLAN_MODES.items()}
 
 
 class RawLink:
     """The decoded fields of one link, before names are resolved."""
 
     __slots__ = ("addrgen_none", "brport", "flags", "group", "index", "info_data", "kind",
-                 "link", "link_netnsid", "mac", "master", "mtu", "name")
+                 "link", "link_netnsid", "mac", "master", "mtu", "name", "operstate")
 
     def __init__(self, msg: memoryview) -> None:
-        _fam, _type, self.index, self.flags, _chg = struct.unpack_from("=BxHiII", msg, 16)
-        attrs = wire.parse_attrs(msg, 32, len(msg))
+        _fam, _type, self.index, self.flags, _chg = wire.link_header(msg)
+        attrs = wire.parse_attrs(msg, wire.IFINFO_ATTRS, len(msg))
         self.name = as_str(attrs[IFLA_IFNAME])
         self.mtu = as_u32(attrs[IFLA_MTU]) if IFLA_MTU in attrs else None
         self.master = as_u32(attrs[IFLA_MASTER]) if IFLA_MASTER in attrs else 0
         self.group = as_u32(attrs[IFLA_GROUP]) if IFLA_GROUP in attrs else 0
         self.link = as_u32(attrs[IFLA_LINK]) if IFLA_LINK in attrs else 0
-        self.link_netnsid = (struct.unpack_from("=i", attrs[IFLA_LINK_NETNSID])[0]
+        state = attrs.get(IFLA_OPERSTATE)
+        self.operstate = state[0] if state is not None else 0
+        self.link_netnsid = (wire.as_s32(attrs[IFLA_LINK_NETNSID])
                              if IFLA_LINK_NETNSID in attrs else None)
         mac = attrs.get(IFLA_ADDRESS)
         self.mac = ":".join(f"{b:02x}" for b in bytes(mac)) if mac is not None else None
@@ -89,7 +122,7 @@ class RawLink:
             inet6 = nested(attrs[IFLA_AF_SPEC]).get(socket.AF_INET6)
             if inet6 is not None:
                 mode = nested(inet6).get(IFLA_INET6_ADDR_GEN_MODE)
-                self.addrgen_none = mode is not None and mode[0] == 1
+                self.addrgen_none = mode is not None and mode[0] == IN6_ADDR_GEN_MODE_NONE
 
 
 def _info(raw: RawLink, names: dict[int, str]) -> tuple[LinkKind, KindInfo]:  # noqa: PLR0911
@@ -98,17 +131,19 @@ def _info(raw: RawLink, names: dict[int, str]) -> tuple[LinkKind, KindInfo]:  # 
         return LinkKind.LOOPBACK, LoopbackInfo()
     kind = _KINDS.get(raw.kind)
     if kind is LinkKind.VXLAN:
-        if 4 in data:
+        if IFLA_VXLAN_LOCAL in data:
             local: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv4Address(
-                bytes(data[4]))
+                bytes(data[IFLA_VXLAN_LOCAL]))
         else:
-            local = ipaddress.IPv6Address(bytes(data[17])) if 17 in data else \
-                ipaddress.IPv4Address(0)
-        port = struct.unpack("!H", data[15])[0] if 15 in data else 0
-        learning = bool(data[7][0]) if 7 in data else True
-        return kind, VxlanInfo(vni=as_u32(data[1]), local=local, port=port, learning=learning)
+            local = ipaddress.IPv6Address(bytes(data[IFLA_VXLAN_LOCAL6])) \
+                if IFLA_VXLAN_LOCAL6 in data else ipaddress.IPv4Address(0)
+        port = wire.as_be16(data[IFLA_VXLAN_PORT]) if IFLA_VXLAN_PORT in data else 0
+        learning = bool(data[IFLA_VXLAN_LEARNING][0]) if IFLA_VXLAN_LEARNING in data else True
+        return kind, VxlanInfo(vni=as_u32(data[IFLA_VXLAN_ID]), local=local, port=port,
+                               learning=learning)
     if kind is LinkKind.VRF:
-        return kind, VrfInfo(table=as_u32(data[1]) if 1 in data else 0)
+        return kind, VrfInfo(table=as_u32(data[IFLA_VRF_TABLE]) if IFLA_VRF_TABLE in data
+                             else 0)
     if kind is LinkKind.BRIDGE:
         return kind, BridgeInfo()
     if kind is LinkKind.VETH:
@@ -118,27 +153,24 @@ def _info(raw: RawLink, names: dict[int, str]) -> tuple[LinkKind, KindInfo]:  # 
         return kind, VethInfo(peer=names.get(raw.link, "") if same_ns else "",
                               peer_side=Side.ROUTER)
     if kind is LinkKind.VLAN:
-        vid = struct.unpack_from("=H", data[1])[0] if 1 in data else 0
+        vid = wire.as_u16(data[IFLA_VLAN_ID]) if IFLA_VLAN_ID in data else 0
         return kind, VlanInfo(parent="", vlan_id=vid)
     if kind is LinkKind.MACVLAN:
-        mode = as_u32(data[1]) if 1 in data else 4
-        return kind, MacvlanInfo(parent="", mode=_MACVLAN_MODES.get(mode, str(mode)))
+        mode = as_u32(data[IFLA_MACVLAN_MODE]) if IFLA_MACVLAN_MODE in data \
+            else MACVLAN_MODES["bridge"]
+        return kind, MacvlanInfo(parent="", mode=_MACVLAN_MODE_NAMES.get(mode, str(mode)))
     return LinkKind.PHYSICAL, PhysicalInfo()
 
 
 def dump_links(sock: wire.Socket) -> list[RawLink]:
-    # IFLA_EXT_MASK = RTEXT_FILTER_SKIP_STATS: counters are half of each message
-    # and the planner never reads them.
-    request = wire.ifinfo() + wire.encode_attrs([(29, RTEXT_FILTER_SKIP_STATS)])
-    return [RawLink(msg) for _t, msg in sock.dump(wire.RTM_GETLINK, request)]
+    # Without counters: they are half of each message and the planner never reads them.
+    return [RawLink(msg) for _t, msg in sock.dump(RTM_GETLINK, encode.dump_links())]
 
 
 def get_link(sock: wire.Socket, name: str) -> Optional[RawLink]:
     """One link by name (one request, no dump), or None when there is none."""
-    request = wire.ifinfo() + wire.encode_attrs([(IFLA_IFNAME, name),
-                                                 (29, RTEXT_FILTER_SKIP_STATS)])
     try:
-        return RawLink(sock.get(wire.RTM_GETLINK, request))
+        return RawLink(sock.get(RTM_GETLINK, encode.dump_links(name)))
     except wire.NetlinkError as exc:
         if exc.errno == errno.ENODEV:
             return None
@@ -148,12 +180,13 @@ def get_link(sock: wire.Socket, name: str) -> Optional[RawLink]:
 def dump_addresses(sock: wire.Socket) -> dict[int, list[IPInterface]]:
     """ifindex -> addresses, from one RTM_GETADDR dump."""
     found: dict[int, list[IPInterface]] = {}
-    for _t, msg in sock.dump(wire.RTM_GETADDR, wire.ifaddr(0, 0, 0)):
-        family, prefixlen, _flags, _scope, index = struct.unpack_from("=BBBBI", msg, 16)
-        attrs = wire.parse_attrs(msg, 24, len(msg))
-        raw = attrs.get(2) if family == socket.AF_INET else None   # IFA_LOCAL
+    for _t, msg in sock.dump(RTM_GETADDR, encode.dump_addresses()):
+        family, prefixlen, _flags, _scope, index = wire.address_header(msg)
+        attrs = wire.parse_attrs(msg, wire.IFADDR_ATTRS, len(msg))
+        # IPv4: IFA_LOCAL is the address itself (IFA_ADDRESS the peer's on p2p links).
+        raw = attrs.get(IFA_LOCAL) if family == socket.AF_INET else None
         if raw is None:
-            raw = attrs.get(1)                                      # IFA_ADDRESS
+            raw = attrs.get(IFA_ADDRESS)
         if raw is None:
             continue
         address = ipaddress.ip_address(bytes(raw))
@@ -164,15 +197,14 @@ def dump_addresses(sock: wire.Socket) -> dict[int, list[IPInterface]]:
 def dump_routes(sock: wire.Socket, side: Side) -> tuple[RouteSpec, ...]:
     """Default routes of type unreachable (the only routes evpn-boot manages)."""
     routes = []
-    for _t, msg in sock.dump(wire.RTM_GETROUTE, wire.rtmsg(0, 0, 0, 0, protocol=0)):
-        family, dst_len, _s, _t2, table, _p, _sc, rtype, _f = struct.unpack_from(
-            "=BBBBBBBBI", msg, 16)
-        if rtype != 7 or dst_len != 0:
+    for _t, msg in sock.dump(RTM_GETROUTE, encode.dump_routes()):
+        family, dst_len, _s, _t2, table, _p, _sc, rtype, _f = wire.route_header(msg)
+        if rtype != RTN_UNREACHABLE or dst_len != 0:
             continue
-        attrs = wire.parse_attrs(msg, 28, len(msg))
-        if 15 in attrs:
-            table = as_u32(attrs[15])
-        metric = as_u32(attrs[6]) if 6 in attrs else 0
+        attrs = wire.parse_attrs(msg, wire.RTMSG_ATTRS, len(msg))
+        if RTA_TABLE in attrs:
+            table = as_u32(attrs[RTA_TABLE])
+        metric = as_u32(attrs[RTA_PRIORITY]) if RTA_PRIORITY in attrs else 0
         dst = ipaddress.ip_network("0.0.0.0/0" if family == socket.AF_INET else "::/0")
         routes.append(RouteSpec(side, table, dst, RouteType.UNREACHABLE, metric))
     return tuple(routes)
@@ -221,12 +253,11 @@ def netnsid_of(sock: wire.Socket, netns: str) -> Optional[int]:
     """
     fd = nsfd.open_fd(netns)
     try:
-        # struct rtgenmsg (padded to 4 bytes), then NETNSA_FD.
-        reply = sock.get(wire.RTM_GETNSID, bytes(4) + wire.encode_attrs([(3, fd)]))
+        reply = sock.get(RTM_GETNSID, encode.nsid_request(fd))
     finally:
         os.close(fd)
-    attrs = wire.parse_attrs(reply, 20, len(reply))
-    nsid = int(struct.unpack_from("=i", attrs[1])[0]) if 1 in attrs else -1   # NETNSA_NSID
+    attrs = wire.parse_attrs(reply, wire.RTGEN_ATTRS, len(reply))
+    nsid = wire.as_s32(attrs[NETNSA_NSID]) if NETNSA_NSID in attrs else -1
     return nsid if nsid >= 0 else None
 
 

@@ -13,7 +13,9 @@ import secrets
 
 from evpn_boot.desired.model import DesiredState, LinkKind, Side
 from evpn_boot.errors import PreflightError
-from evpn_boot.netlink import nsfd, wire
+from evpn_boot.netlink import encode, nsfd, rtnl, wire
+from evpn_boot.netlink.encode import CREATE
+from evpn_boot.netlink.observe import get_link
 from evpn_boot.plan.diff import collisions
 from evpn_boot.plan.model import Action, ObservedState, Plan
 from evpn_boot.state.model import Ownership
@@ -34,11 +36,16 @@ def has_net_admin() -> bool:
     return os.geteuid() == 0
 
 
-def probe_kinds(kinds: set[LinkKind]) -> list[LinkKind]:
-    """The kinds this kernel cannot create (tried in a throwaway namespace)."""
+def probe_kinds(kinds: set[LinkKind], *, scratch_prefix: str = "evpn-boot-probe-",
+                ) -> list[LinkKind]:
+    """The kinds this kernel cannot create (tried in a throwaway namespace).
+
+    The namespace is made and removed in this process (:mod:`nsfd`), so the
+    probe cannot hang or time out on a loaded machine.
+    """
     if not kinds:
         return []
-    scratch = f"evpn-boot-probe-{secrets.token_hex(3)}"
+    scratch = f"{scratch_prefix}{secrets.token_hex(3)}"
     nsfd.create(scratch)
     missing = []
     try:
@@ -51,45 +58,43 @@ def probe_kinds(kinds: set[LinkKind]) -> list[LinkKind]:
     return missing
 
 
+#: What each probe link needs beyond its kind: IFLA_INFO_DATA, and whether it
+#: sits on a parent link (made first, a veth pair, since this kernel may have
+#: no dummy links).
+_PROBE_DATA: dict[LinkKind, wire.Attrs] = {
+    LinkKind.VRF: [(rtnl.IFLA_VRF_TABLE, 10)],
+    LinkKind.VXLAN: [(rtnl.IFLA_VXLAN_ID, 1), (rtnl.IFLA_VXLAN_PORT, wire.be16(4789))],
+    LinkKind.VLAN: [(rtnl.IFLA_VLAN_ID, wire.u16(2))],
+    LinkKind.MACVLAN: [(rtnl.IFLA_MACVLAN_MODE, rtnl.MACVLAN_MODES["bridge"])],
+}
+_NEEDS_PARENT = {LinkKind.VLAN, LinkKind.MACVLAN}
+
+
+def _veth(name: str, peer: str) -> bytes:
+    return encode.link(name, extra=[encode.linkinfo("veth", encode.veth_peer(peer))])
+
+
 def _probe(sock: wire.Socket, kind: LinkKind) -> bool:
-    flags = wire.NLM_F_CREATE | wire.NLM_F_EXCL
-    data: wire.Attrs = []
-    attrs: wire.Attrs = [(3, f"probe-{kind.value}")]
-    if kind is LinkKind.VRF:
-        data = [(1, 10)]
-    elif kind is LinkKind.VXLAN:
-        data = [(1, 1), (15, wire.be16(4789))]
-    elif kind is LinkKind.VETH:
-        data = [(1, wire.ifinfo() + wire.encode_attrs([(3, "probe1")]))]
-    elif kind in (LinkKind.VLAN, LinkKind.MACVLAN):
-        parent = wire.ifinfo() + wire.encode_attrs(
-            [(3, "probep"), (18, [(1, "veth"), (2, [(1, wire.ifinfo() + wire.encode_attrs(
-                [(3, "probeq")]))])])])
+    data = _PROBE_DATA.get(kind)
+    parent = None
+    if kind is LinkKind.VETH:
+        data = encode.veth_peer("probe1")
+    elif kind in _NEEDS_PARENT:
         try:
-            sock.call(wire.RTM_NEWLINK, flags, parent)
+            sock.call(rtnl.RTM_NEWLINK, CREATE, _veth("probep", "probeq"))
         except OSError:
             return False
-        index = [raw for raw in _links(sock) if raw == "probep"]
-        if not index:
+        link = get_link(sock, "probep")
+        if link is None:
             return False
-        data = [(1, (2).to_bytes(2, "little"))] if kind is LinkKind.VLAN else [(1, 4)]
-        attrs.append((5, _index(sock, "probep")))
-    info: wire.Attrs = [(1, kind.value)] + ([(2, data)] if data else [])
+        parent = link.index
+    body = encode.link(f"probe-{kind.value}", parent=parent,
+                       extra=[encode.linkinfo(kind.value, data)])
     try:
-        sock.call(wire.RTM_NEWLINK, flags, wire.ifinfo() + wire.encode_attrs([*attrs, (18, info)]))
+        sock.call(rtnl.RTM_NEWLINK, CREATE, body)
     except OSError:
         return False
     return True
-
-
-def _links(sock: wire.Socket) -> list[str]:
-    from evpn_boot.netlink.observe import dump_links
-    return [raw.name for raw in dump_links(sock)]
-
-
-def _index(sock: wire.Socket, name: str) -> int:
-    from evpn_boot.netlink.observe import dump_links
-    return int(next(raw.index for raw in dump_links(sock) if raw.name == name))
 
 
 def check(desired: DesiredState, observed: ObservedState, ownership: Ownership,

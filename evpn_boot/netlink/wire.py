@@ -1,4 +1,4 @@
-"""A lean rtnetlink transport: encode requests, send them pipelined, parse dumps.
+"""A lean rtnetlink transport: frame attributes, send requests pipelined, parse dumps.
 
 Why not pyroute2's objects here: on this path evpn-boot sends thousands of small
 requests and parses dumps of thousands of links.  pyroute2 costs ~0.2 s just to
@@ -6,7 +6,9 @@ import and parses every attribute of every message (statistics, per-family
 configuration), which alone exceeds the budget of a no-op re-apply of 1000 VNIs.
 This module sends raw requests in batches (many messages per ``send``, acks read
 afterwards) and parses only the attributes the observer needs.  pyroute2 stays the
-reference for the wire format and is used where speed does not matter.
+reference for the wire format, in the tests.  The protocol's numbers and header
+layouts are named in :mod:`evpn_boot.netlink.rtnl`; message bodies are built by
+:mod:`evpn_boot.netlink.encode`.
 
 Sockets are opened inside a namespace (:func:`open_socket`) and stay bound to it
 for their whole life, so no thread ever has to run in the wrong namespace.
@@ -23,39 +25,47 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 from evpn_boot.netlink import nsfd
-
-NETLINK_ROUTE = 0
-NETLINK_EXT_ACK = 11
-NETLINK_CAP_ACK = 10
-SOL_NETLINK = 270
-SO_RCVBUFFORCE = 33
-
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
-NLM_F_REQUEST = 0x1
-NLM_F_MULTI = 0x2
-NLM_F_ACK = 0x4
-NLM_F_DUMP = 0x300
-NLM_F_REPLACE = 0x100
-NLM_F_EXCL = 0x200
-NLM_F_CREATE = 0x400
-
-RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
-RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
-RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
-RTM_GETNSID = 90
-
-NLA_F_NESTED = 0x8000
-_HDR = struct.Struct("=LHHLL")
-_NLA = struct.Struct("=HH")
-_IFINFO = struct.Struct("=BxHiII")
-_IFADDR = struct.Struct("=BBBBI")
-_RTMSG = struct.Struct("=BBBBBBBBI")
+from evpn_boot.netlink.rtnl import (
+    IFADDRMSG,
+    IFINFOMSG,
+    NETLINK_CAP_ACK,
+    NETLINK_EXT_ACK,
+    NETLINK_ROUTE,
+    NLA_F_NESTED,
+    NLA_TYPE_MASK,
+    NLATTR,
+    NLM_F_ACK,
+    NLM_F_ACK_TLVS,
+    NLM_F_CAPPED,
+    NLM_F_DUMP,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    NLMSG_HDRLEN,
+    NLMSGERR_ATTR_MSG,
+    NLMSGERR_ERRNO,
+    NLMSGHDR,
+    RT_TABLE_COMPAT,
+    RTGENMSG,
+    RTMSG,
+    RTPROT_STATIC,
+    SO_RCVBUFFORCE,
+    SOL_NETLINK,
+)
 
 #: A netlink attribute value: raw bytes, an int (u32), a str (NUL-terminated) or
 #: nested attributes.
 AttrValue = Union[bytes, int, str, "list[tuple[int, AttrValue]]"]
 Attrs = list[tuple[int, AttrValue]]
+
+#: Where the attributes of each message kind start (after the netlink header
+#: and the fixed family header).
+IFINFO_ATTRS = NLMSG_HDRLEN + IFINFOMSG.size
+IFADDR_ATTRS = NLMSG_HDRLEN + IFADDRMSG.size
+RTMSG_ATTRS = NLMSG_HDRLEN + RTMSG.size
+RTGEN_ATTRS = NLMSG_HDRLEN + RTGENMSG.size
+_ERRNO_AT = NLMSG_HDRLEN
+_ECHOED_HDR_AT = NLMSG_HDRLEN + NLMSGERR_ERRNO.size
 
 
 def _pad(n: int) -> int:
@@ -76,8 +86,8 @@ def encode_attrs(attrs: Iterable[tuple[int, AttrValue]]) -> bytes:
             payload = struct.pack("=I", value)
         else:
             payload = value
-        length = _NLA.size + len(payload)
-        out += _NLA.pack(length, kind) + payload + b"\0" * (_pad(length) - length)
+        length = NLATTR.size + len(payload)
+        out += NLATTR.pack(length, kind) + payload + b"\0" * (_pad(length) - length)
     return bytes(out)
 
 
@@ -85,43 +95,44 @@ def u8(value: int) -> bytes:
     return struct.pack("=B", value)
 
 
+def u16(value: int) -> bytes:
+    return struct.pack("=H", value)
+
+
 def be16(value: int) -> bytes:
     return struct.pack("!H", value)
 
 
-def s32(value: int) -> bytes:
-    return struct.pack("=i", value)
-
-
 def ifinfo(index: int = 0, flags: int = 0, change: int = 0, family: int = 0) -> bytes:
-    return _IFINFO.pack(family, 0, index, flags, change)
+    return IFINFOMSG.pack(family, 0, index, flags, change)
 
 
 def ifaddr(family: int, prefixlen: int, index: int, scope: int = 0) -> bytes:
-    return _IFADDR.pack(family, prefixlen, 0, scope, index)
+    return IFADDRMSG.pack(family, prefixlen, 0, scope, index)
 
 
 def rtmsg(family: int, dst_len: int, table: int, rtype: int, *, scope: int = 0,
-          protocol: int = 4) -> bytes:
-    return _RTMSG.pack(family, dst_len, 0, 0, table if table < 256 else 252, protocol, scope,
-                       rtype, 0)
+          protocol: int = RTPROT_STATIC) -> bytes:
+    return RTMSG.pack(family, dst_len, 0, 0, table if table < 256 else RT_TABLE_COMPAT,
+                      protocol, scope, rtype, 0)
 
 
 def frame(msg_type: int, flags: int, seq: int, body: bytes) -> bytes:
-    """One complete netlink message: the 16-byte header, then ``body``."""
-    return _HDR.pack(_HDR.size + len(body), msg_type, flags, seq, 0) + body
+    """One complete netlink message: the header, then ``body``."""
+    return NLMSGHDR.pack(NLMSG_HDRLEN + len(body), msg_type, flags, seq, 0) + body
 
 
 def parse_attrs(data: bytes | memoryview, offset: int, end: int) -> dict[int, memoryview]:
     """Top-level attributes of one message as ``{type: payload}`` (zero-copy)."""
     view = memoryview(data)
     found: dict[int, memoryview] = {}
-    unpack = _NLA.unpack_from
-    while offset + 4 <= end:
+    unpack = NLATTR.unpack_from
+    header = NLATTR.size
+    while offset + header <= end:
         length, kind = unpack(view, offset)
-        if length < 4:
+        if length < header:
             break
-        found[kind & 0x3FFF] = view[offset + 4:offset + length]
+        found[kind & NLA_TYPE_MASK] = view[offset + header:offset + length]
         offset += (length + 3) & ~3
     return found
 
@@ -134,8 +145,40 @@ def as_u32(payload: memoryview) -> int:
     return int(struct.unpack_from("=I", payload)[0])
 
 
+def as_s32(payload: memoryview) -> int:
+    return int(struct.unpack_from("=i", payload)[0])
+
+
+def as_u16(payload: memoryview) -> int:
+    return int(struct.unpack_from("=H", payload)[0])
+
+
+def as_be16(payload: memoryview) -> int:
+    return int(struct.unpack_from("!H", payload)[0])
+
+
 def as_str(payload: memoryview) -> str:
     return bytes(payload).split(b"\0", 1)[0].decode()
+
+
+def link_header(msg: bytes | memoryview) -> tuple[int, int, int, int, int]:
+    """(family, type, index, flags, change) of an RTM_*LINK message."""
+    return IFINFOMSG.unpack_from(msg, NLMSG_HDRLEN)
+
+
+def address_header(msg: bytes | memoryview) -> tuple[int, int, int, int, int]:
+    """(family, prefixlen, flags, scope, index) of an RTM_*ADDR message."""
+    return IFADDRMSG.unpack_from(msg, NLMSG_HDRLEN)
+
+
+def route_header(msg: bytes | memoryview) -> tuple[int, ...]:
+    """(family, dst_len, src_len, tos, table, protocol, scope, type, flags) of a route."""
+    return RTMSG.unpack_from(msg, NLMSG_HDRLEN)
+
+
+def _errno(data: bytes, offset: int) -> int:
+    """The positive errno of the NLMSG_ERROR at ``offset`` (0: an ack)."""
+    return -int(NLMSGERR_ERRNO.unpack_from(data, offset + _ERRNO_AT)[0])
 
 
 @dataclass
@@ -183,13 +226,13 @@ class Socket:
             n = self.sock.recv_into(self._buf)
             data = memoryview(self._buf)[:n].tobytes()
             offset = 0
-            while offset + 16 <= n:
-                length, mtype, _flags, mseq, _pid = _HDR.unpack_from(data, offset)
+            while offset + NLMSG_HDRLEN <= n:
+                length, mtype, _flags, mseq, _pid = NLMSGHDR.unpack_from(data, offset)
                 if mseq == seq:
                     if mtype == NLMSG_DONE:
                         return
                     if mtype == NLMSG_ERROR:
-                        code = -struct.unpack_from("=i", data, offset + 16)[0]
+                        code = _errno(data, offset)
                         if code:
                             raise NetlinkError(code)
                         return
@@ -205,12 +248,11 @@ class Socket:
             n = self.sock.recv_into(self._buf)
             data = memoryview(self._buf)[:n].tobytes()
             offset = 0
-            while offset + 16 <= n:
-                length, mtype, _flags, mseq, _pid = _HDR.unpack_from(data, offset)
+            while offset + NLMSG_HDRLEN <= n:
+                length, mtype, _flags, mseq, _pid = NLMSGHDR.unpack_from(data, offset)
                 if mseq == seq:
                     if mtype == NLMSG_ERROR:
-                        raise NetlinkError(-struct.unpack_from("=i", data, offset + 16)[0]
-                                           or errno.EPROTO)
+                        raise NetlinkError(_errno(data, offset) or errno.EPROTO)
                     return memoryview(data)[offset:offset + length]
                 offset += (length + 3) & ~3
 
@@ -251,10 +293,10 @@ class Socket:
             n = self.sock.recv_into(self._buf)
             data = bytes(self._buf[:n])
             offset = 0
-            while offset + 16 <= n:
-                length, mtype, flags, mseq, _pid = _HDR.unpack_from(data, offset)
+            while offset + NLMSG_HDRLEN <= n:
+                length, mtype, flags, mseq, _pid = NLMSGHDR.unpack_from(data, offset)
                 if mtype == NLMSG_ERROR and mseq in by_seq and mseq not in results:
-                    code = -struct.unpack_from("=i", data, offset + 16)[0]
+                    code = _errno(data, offset)
                     error = None
                     if code:
                         error = NetlinkError(code, _ext_ack_text(data, offset, length, flags))
@@ -270,15 +312,15 @@ class Socket:
 
 
 def _ext_ack_text(data: bytes, offset: int, length: int, flags: int) -> str:
-    # With NETLINK_CAP_ACK the error carries only the request header (flag 0x100
-    # NLM_F_CAPPED); extended-ack TLVs (0x200 NLM_F_ACK_TLVS) follow it.
-    if not flags & 0x200:
+    # The error is followed by the request: only its header with NETLINK_CAP_ACK
+    # (NLM_F_CAPPED), all of it otherwise; extended-ack TLVs come after that.
+    if not flags & NLM_F_ACK_TLVS:
         return ""
-    start = offset + 16 + 4 + 16
-    if not flags & 0x100:
-        start += _HDR.unpack_from(data, offset + 20)[0] - 16
+    start = offset + _ECHOED_HDR_AT + NLMSG_HDRLEN
+    if not flags & NLM_F_CAPPED:
+        start += NLMSGHDR.unpack_from(data, offset + _ECHOED_HDR_AT)[0] - NLMSG_HDRLEN
     attrs = parse_attrs(data, start, offset + length)
-    msg = attrs.get(1)   # NLMSGERR_ATTR_MSG
+    msg = attrs.get(NLMSGERR_ATTR_MSG)
     return as_str(msg) if msg is not None else ""
 
 

@@ -275,7 +275,8 @@ def _immutable_difference(want: LinkSpec, link: ObservedLink) -> str:
     return ""
 
 
-def _effective_group(want: LinkSpec) -> Optional[int]:
+def effective_group(want: LinkSpec) -> Optional[int]:
+    """The link group ``want`` must carry: its own, else our ownership tag on host links."""
     if want.group is not None:
         return want.group
     return HOST_LINK_GROUP if want.side is Side.HOST else None
@@ -293,7 +294,7 @@ def _mutable_changes(want: LinkSpec, link: ObservedLink) -> list[Change]:
         changes.append(Change("master", have.master or "none", want.master or "none"))
     check("mtu", have.mtu, want.mtu)
     check("mac", have.mac, want.mac)
-    check("group", have.group, _effective_group(want))
+    check("group", have.group, effective_group(want))
     if want.addrgenmode_none and not have.addrgenmode_none:
         changes.append(Change("addrgenmode", "eui64", "none"))
     if want.brport is not None and have.brport != want.brport:

@@ -44,7 +44,6 @@ class Action(enum.Enum):
     MOVE_NIC = "move-nic"
     DELETE = "delete"
     DEL_ADDR = "del-addr"
-    DEL_ROUTE = "del-route"
     CREATE = "create"
     SET = "set"
     ADD_ADDR = "add-addr"

@@ -26,7 +26,6 @@ _STAGE = {
     Action.MOVE_NIC: 2,
     Action.DELETE: 3,
     Action.DEL_ADDR: 3,
-    Action.DEL_ROUTE: 3,
     Action.SET: 7,
     Action.ADD_ADDR: 8,
     Action.ADD_ROUTE: 9,

@@ -8,6 +8,7 @@ followed by the ``+`` line that re-creates the object.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from evpn_boot.plan.model import Action, Op, Plan
@@ -15,8 +16,16 @@ from evpn_boot.plan.model import Action, Op, Plan
 _PREFIX = {
     Action.CREATE_NETNS: "+", Action.CREATE: "+", Action.ADD_ADDR: "+",
     Action.ADD_ROUTE: "+", Action.DELETE: "-", Action.DEL_ADDR: "-",
-    Action.DEL_ROUTE: "-", Action.SET: "~", Action.SYSCTL: "~", Action.MOVE_NIC: "~",
+    Action.SET: "~", Action.SYSCTL: "~", Action.MOVE_NIC: "~",
 }
+
+
+def counts_text(counts: Mapping[str, int]) -> str:
+    """Op counts by action, e.g. ``2 create, 1 set`` (the one change summary format).
+
+    Used by ``plan``, ``apply``, the daemon's log and status lines alike.
+    """
+    return ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
 
 
 def op_text(op: Op) -> str:
@@ -75,8 +84,7 @@ def plan_to_text(plan: Plan, *, verbose: bool = False) -> str:
     if plan.empty:
         lines.append(f"in sync: nothing to do ({len(plan.unchanged)} objects checked)")
     else:
-        counts = ", ".join(f"{n} {a}" for a, n in sorted(plan.summary().items()))
-        lines.append(f"{len(plan.ops)} changes pending ({counts}); "
+        lines.append(f"{len(plan.ops)} changes pending ({counts_text(plan.summary())}); "
                      f"{len(plan.unchanged)} objects in sync")
     return "\n".join(lines)
 

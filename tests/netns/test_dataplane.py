@@ -232,7 +232,7 @@ def test_l3_config_fails_preflight_naming_vrf(netns: NetnsFactory, tmp_path: Pat
 
 def _underlay_name(config: Path) -> str:
     from evpn_boot.config.load import load_config
-    from evpn_boot.desired.derive import underlay_parent
+    from evpn_boot.config.underlay import underlay_parent
     return underlay_parent(load_config(config).config.underlay)
 
 

@@ -3,8 +3,8 @@
 Every namespace a test makes is named ``ebt<session><n>-<role>``; the session id
 is registered with the pytest process's PID under ``/run/evpn-boot-tests/``, so
 the sweep removes a crashed run's leftovers but never the namespaces of another
-test session that is still running.  Tests may use ``ip`` here (only product
-code is limited to pyroute2).
+test session that is still running.  Tests may use ``ip`` here (product code
+speaks netlink only through ``evpn_boot.netlink``).
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from evpn_boot.config.load import load_config, parse_config
-from evpn_boot.desired import names
-from evpn_boot.desired.addressing import index_from_address, router_mac
 from evpn_boot.desired.derive import DeriveError, NodeFacts, derive
 from evpn_boot.desired.model import LinkKind, Side, VrfInfo, VxlanInfo
+from evpn_boot.rules import names
+from evpn_boot.rules.addressing import index_from_address, router_mac
 from tests.unit.config_cases import VALID
 
 EXAMPLES = sorted(Path(__file__).resolve().parents[2].joinpath("examples").glob("*.toml"))

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from evpn_boot.config.load import load_config
-from evpn_boot.desired import names
 from evpn_boot.desired.derive import NodeFacts, derive
 from evpn_boot.desired.model import DesiredState, Side
 from evpn_boot.lab import topology
 from evpn_boot.lab.proof import parse_vxlan
 from evpn_boot.lab.topology import LabParams, Variant, build
+from evpn_boot.rules import names
 
 
 def _desired(topo: topology.Topology, tmp_path: Path) -> DesiredState:

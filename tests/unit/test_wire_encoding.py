@@ -1,10 +1,10 @@
 """pyroute2 as the oracle of the hand-rolled wire format (no root needed).
 
 The executor (:mod:`evpn_boot.netlink.apply`) builds every request with
-:mod:`evpn_boot.netlink.wire`; here its transport is replaced by a recorder and
+:mod:`evpn_boot.netlink.encode`; here its transport is replaced by a recorder and
 each request, framed exactly as the socket would send it, is decoded with
 pyroute2's own message classes.  The decoded fields must be the values the
-plan asked for: if wire.py put an attribute at the wrong type number, with the
+plan asked for: if encode.py put an attribute at the wrong type number, with the
 wrong width or byte order, or nested it wrongly, pyroute2 reads something else.
 """
 
@@ -36,8 +36,10 @@ from evpn_boot.desired.model import (
     VrfInfo,
     VxlanInfo,
 )
-from evpn_boot.netlink import wire
-from evpn_boot.netlink.apply import Executor, route_request
+from evpn_boot.errors import EvpnBootError
+from evpn_boot.netlink import apply as apply_mod
+from evpn_boot.netlink import encode, rtnl, wire
+from evpn_boot.netlink.apply import Executor
 from evpn_boot.plan.diff import diff
 from evpn_boot.plan.model import Action, Change, ObservedLink, ObservedState, Op, Plan
 from evpn_boot.state.model import HOST_LINK_GROUP, Ownership
@@ -121,10 +123,10 @@ def tree(nla: Any) -> Any:
 
 
 def decode(side: Side, request: wire.Request) -> dict[str, Any]:
-    cls = {wire.RTM_NEWLINK: ifinfmsg, wire.RTM_DELLINK: ifinfmsg,
-           wire.RTM_NEWADDR: ifaddrmsg, wire.RTM_DELADDR: ifaddrmsg,
-           wire.RTM_NEWROUTE: rtmsg}[request.msg_type]
-    data = wire.frame(request.msg_type, request.flags | wire.NLM_F_REQUEST | wire.NLM_F_ACK,
+    cls = {rtnl.RTM_NEWLINK: ifinfmsg, rtnl.RTM_DELLINK: ifinfmsg,
+           rtnl.RTM_NEWADDR: ifaddrmsg, rtnl.RTM_DELADDR: ifaddrmsg,
+           rtnl.RTM_NEWROUTE: rtmsg}[request.msg_type]
+    data = wire.frame(request.msg_type, request.flags | rtnl.NLM_F_REQUEST | rtnl.NLM_F_ACK,
                       7, request.body)
     msg = cls(data)
     msg.decode()
@@ -185,11 +187,11 @@ def test_every_created_link_decodes_to_its_spec(fresh: Any) -> None:
         if isinstance(spec.info, VethInfo) and spec.side is Side.HOST:
             continue    # created inside its router end's message, checked there
         creates = [m for m in links_named(msgs, spec.name)
-                   if m["_flags"] & wire.NLM_F_CREATE]
+                   if m["_flags"] & rtnl.NLM_F_CREATE]
         assert len(creates) == 1, spec.name
         msg = creates[0]
         kinds.add(spec.kind)
-        assert msg["_flags"] & wire.NLM_F_EXCL
+        assert msg["_flags"] & rtnl.NLM_F_EXCL
         linkinfo = msg["IFLA_LINKINFO"]
         assert linkinfo["IFLA_INFO_KIND"] == spec.kind.value
         assert msg.get("IFLA_MTU") == spec.mtu
@@ -233,7 +235,7 @@ def test_after_create_requests_decode_to_addrgenmode_ports_up_and_addresses(
         if spec.kind in (LinkKind.PHYSICAL, LinkKind.LOOPBACK):
             continue
         followups = [m for m in links_named(msgs, spec.name)
-                     if not m["_flags"] & wire.NLM_F_CREATE]
+                     if not m["_flags"] & rtnl.NLM_F_CREATE]
         if spec.addrgenmode_none:
             assert any(m.get("IFLA_AF_SPEC") == {"AF_INET6": {"IFLA_INET6_ADDR_GEN_MODE": 1}}
                        for m in followups), spec.name
@@ -254,7 +256,7 @@ def test_after_create_requests_decode_to_addrgenmode_ports_up_and_addresses(
             assert msg["prefixlen"] == address.network.prefixlen
             assert msg["IFA_ADDRESS"] == str(address.ip)
             assert msg["_side"] is spec.side
-            assert msg["_flags"] & wire.NLM_F_CREATE
+            assert msg["_flags"] & rtnl.NLM_F_CREATE
             if address.version == 4 and address.network.prefixlen < 31:
                 assert msg["IFA_BROADCAST"] == str(address.network.broadcast_address)
             assert msg["scope"] == (254 if address.ip.is_loopback else 0)
@@ -269,9 +271,9 @@ def test_route_add_decodes_to_an_unreachable_default_in_the_vrf_table(fresh: Any
         assert msg["RTA_TABLE"] == route.table and msg["table"] == 252    # RT_TABLE_COMPAT
         assert msg["RTA_PRIORITY"] == route.metric
         assert msg["dst_len"] == 0 and "RTA_DST" not in msg
-        assert msg["proto"] == 4 and msg["_flags"] & wire.NLM_F_CREATE
-    v6 = route_request(wire.RTM_NEWROUTE, replace(
-        desired.routes[0], dst=ipaddress.ip_network("2001:db8::/32"), table=100))
+        assert msg["proto"] == 4 and msg["_flags"] & rtnl.NLM_F_CREATE
+    v6 = wire.Request(rtnl.RTM_NEWROUTE, encode.CREATE, encode.route(replace(
+        desired.routes[0], dst=ipaddress.ip_network("2001:db8::/32"), table=100)))
     msg = decode(Side.ROUTER, v6)
     assert (msg["family"], msg["dst_len"], msg["table"], msg["RTA_TABLE"]) == (
         socket.AF_INET6, 32, 100, 100)
@@ -336,3 +338,94 @@ def test_brport_values_follow_the_spec_not_a_constant() -> None:
     [port] = links_named(msgs, "vni120")
     assert port["IFLA_LINKINFO"]["IFLA_INFO_SLAVE_DATA"] == {
         "IFLA_BRPORT_LEARNING": 1, "IFLA_BRPORT_NEIGH_SUPPRESS": 0}
+
+
+def test_every_plan_action_has_an_executor_step() -> None:
+    assert set(apply_mod.STEPS) == set(Action)
+
+
+def test_an_op_without_an_executor_step_is_refused_before_anything_is_sent(
+        monkeypatch: pytest.MonkeyPatch, fresh: Any) -> None:
+    desired, _recorder, _msgs = fresh
+    observed = ObservedState(netns_exists=True, links={})
+    plan = diff(desired, observed, Ownership())
+    assert plan.by_action(Action.ADD_ROUTE)
+    monkeypatch.delitem(apply_mod.STEPS, Action.ADD_ROUTE)
+    recorder = Recorder(plan, observed)
+    with pytest.raises(EvpnBootError, match="no executor step for add-route"):
+        recorder.run()
+    assert recorder.sent == []
+
+
+def test_lab_routes_decode_to_main_table_unicast_routes() -> None:
+    via = decode(Side.HOST, wire.Request(rtnl.RTM_NEWROUTE, encode.CREATE, encode.unicast_route(
+        ipaddress.ip_network("0.0.0.0/0"), gateway=ipaddress.ip_address("192.168.10.254"))))
+    assert (via["type"], via["table"], via["RTA_TABLE"], via["scope"], via["proto"]) == (
+        1, 254, 254, 0, 4)                      # RTN_UNICAST, main, universe, static
+    assert via["RTA_GATEWAY"] == "192.168.10.254" and via["dst_len"] == 0
+    assert "RTA_DST" not in via and "RTA_OIF" not in via
+    onlink = decode(Side.HOST, wire.Request(rtnl.RTM_NEWROUTE, encode.CREATE,
+                                            encode.unicast_route(
+        ipaddress.ip_network("10.244.0.0/24"), oif=5)))
+    assert (onlink["RTA_DST"], onlink["dst_len"], onlink["RTA_OIF"], onlink["scope"]) == (
+        "10.244.0.0", 24, 5, 253)               # RT_SCOPE_LINK
+    assert "RTA_GATEWAY" not in onlink
+
+
+@pytest.mark.parametrize("up", [True, False])
+def test_teardown_requests_decode_to_the_recorded_nic(up: bool) -> None:
+    restore = decode(Side.HOST, wire.Request(rtnl.RTM_NEWLINK, 0, encode.link(
+        index=7, up=up, mtu=1400, group=0)))
+    assert (restore["index"], restore["flags"], restore["change"]) == (7, int(up), 1)
+    assert (restore["IFLA_MTU"], restore["IFLA_GROUP"]) == (1400, 0)
+    assert "IFLA_IFNAME" not in restore
+    move = decode(Side.ROUTER, wire.Request(rtnl.RTM_NEWLINK, 0, encode.move_link(7, 9)))
+    assert (move["index"], move["IFLA_NET_NS_FD"], move["change"]) == (7, 9, 0)
+    gone = decode(Side.HOST, wire.Request(rtnl.RTM_DELLINK, 0, encode.delete_link(index=7)))
+    assert gone["index"] == 7 and set(gone) - {"_side", "_flags"} == {
+        "family", "ifi_type", "index", "flags", "change", "state", "__align"}
+    restored = decode(Side.HOST, wire.Request(rtnl.RTM_NEWADDR, encode.CREATE, encode.address(
+        ipaddress.ip_interface("192.168.11.3/24"), 7)))
+    assert (restored["IFA_LOCAL"], restored["IFA_ADDRESS"], restored["IFA_BROADCAST"]) == (
+        "192.168.11.3", "192.168.11.3", "192.168.11.255")
+    assert (restored["index"], restored["prefixlen"], restored["scope"]) == (7, 24, 0)
+
+
+class ProbeSocket:
+    """Records what preflight's probes send; the parent lookup answers index 42."""
+
+    def __init__(self) -> None:
+        self.sent: list[wire.Request] = []
+
+    def call(self, msg_type: int, flags: int, body: bytes) -> None:
+        self.sent.append(wire.Request(msg_type, flags, body))
+
+
+@pytest.mark.parametrize(("kind", "data"), [
+    (LinkKind.VRF, {"IFLA_VRF_TABLE": 10}),
+    (LinkKind.VXLAN, {"IFLA_VXLAN_ID": 1, "IFLA_VXLAN_PORT": 4789}),
+    (LinkKind.VLAN, {"IFLA_VLAN_ID": 2}),
+    (LinkKind.MACVLAN, {"IFLA_MACVLAN_MODE": "bridge"}),
+    (LinkKind.VETH, None),
+])
+def test_preflight_probes_decode_to_one_link_of_their_kind(
+        monkeypatch: pytest.MonkeyPatch, kind: LinkKind, data: Any) -> None:
+    from evpn_boot.netlink import preflight
+    monkeypatch.setattr(preflight, "get_link", lambda sock, name: type("L", (), {"index": 42}))
+    sock = ProbeSocket()
+    assert preflight._probe(sock, kind)  # type: ignore[arg-type]
+    *parents, probe = [decode(Side.ROUTER, request) for request in sock.sent]
+    assert probe["IFLA_IFNAME"] == f"probe-{kind.value}" and probe["_flags"] & rtnl.NLM_F_EXCL
+    assert probe["IFLA_LINKINFO"]["IFLA_INFO_KIND"] == kind.value
+    if kind is LinkKind.VETH:
+        peer = probe["IFLA_LINKINFO"]["IFLA_INFO_DATA"]["VETH_INFO_PEER"]
+        assert peer["IFLA_IFNAME"] == "probe1"
+    else:
+        assert probe["IFLA_LINKINFO"]["IFLA_INFO_DATA"] == data
+    if kind in (LinkKind.VLAN, LinkKind.MACVLAN):
+        [parent] = parents
+        assert parent["IFLA_IFNAME"] == "probep" and probe["IFLA_LINK"] == 42
+        assert parent["IFLA_LINKINFO"]["IFLA_INFO_DATA"]["VETH_INFO_PEER"][
+            "IFLA_IFNAME"] == "probeq"
+    else:
+        assert parents == [] and "IFLA_LINK" not in probe

@@ -7,10 +7,7 @@ Every name fits the kernel's 15-byte limit for any VNI up to 2**24-1.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Optional
-
-if TYPE_CHECKING:
-    from evpn_boot.config.model import UnderlayConfig
+from typing import Optional
 
 BRIDGE_PREFIX = "br-pe-"
 VXLAN_PREFIX = "vni"
@@ -60,25 +57,3 @@ def vni_from_name(name: str) -> Optional[int]:
     """The VNI encoded in one of our names, or None for a name we did not make."""
     match = _VNI_NAME.match(name)
     return int(match.group("vni")) if match else None
-
-
-def vxlan_ifname_is_ours(name: str) -> bool:
-    return name.startswith(VXLAN_PREFIX) and vni_from_name(name) is not None
-
-
-def underlay_link_name(underlay: UnderlayConfig) -> str:
-    if underlay.nic is not None:
-        return underlay.nic
-    if underlay.vlan is not None:
-        return underlay.vlan.name or f"{underlay.vlan.parent}.{underlay.vlan.id}"
-    assert underlay.macvlan is not None
-    return underlay.macvlan.name or f"ul-{underlay.macvlan.parent}"
-
-
-def underlay_parent(underlay: UnderlayConfig) -> str:
-    """The host NIC the underlay uses (moved, or the parent of a sub-interface)."""
-    if underlay.nic is not None:
-        return underlay.nic
-    sub = underlay.vlan or underlay.macvlan
-    assert sub is not None
-    return sub.parent

@@ -7,12 +7,12 @@ host side = network + N + 2.  Every result is checked to lie inside its CIDR.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-from typing import TYPE_CHECKING
+from typing import Union
 
-if TYPE_CHECKING:
-    from evpn_boot.desired.model import IPAddress, IPInterface, IPNetwork
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 #: Default VRF table id = VNI + this (tables 0 and 252-255 are the kernel's).
 VRF_TABLE_BASE = 1000
@@ -93,8 +93,3 @@ def vrf_table(vni: int) -> int:
 def index_from_address(address: ipaddress.IPv4Interface) -> int:
     """The host part of an interface address, as a node index."""
     return int(address.ip) & int(address.hostmask)
-
-
-def config_digest(data: bytes) -> str:
-    """A short, stable digest of the configuration, published on the Node."""
-    return hashlib.sha256(data).hexdigest()[:16]
