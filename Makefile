@@ -14,9 +14,10 @@ deps:  ## install system packages and the Python environment (idempotent)
 
 dev: deps  ## alias of deps
 
-lint: ## ruff + mypy --strict
+lint: ## ruff + mypy --strict + vulture (dead code)
 	$(VENV)/bin/ruff check evpn_boot tests bench
 	$(VENV)/bin/mypy evpn_boot
+	$(VENV)/bin/vulture evpn_boot tests/vulture_whitelist.py --min-confidence 60
 
 test: deps  ## everything: lint, types, and every test tier this machine can run
 	scripts/test

@@ -14,7 +14,8 @@ from evpn_boot.config import model as config_model
 from evpn_boot.desired import model as desired_model
 from evpn_boot.k8s import client
 from evpn_boot.plan import model as plan_model
-from evpn_boot.provision import params
+from evpn_boot.provision import params, units
+from evpn_boot.state import service
 
 
 def fields_of(cls: type) -> SimpleNamespace:
@@ -63,3 +64,9 @@ client._Connection.connect
 
 # The Plan's query API (engine.plan returns a Plan); the tests read plans with it.
 plan_model.Plan.by_action
+
+# Scripts and tests: scripts/render-units writes systemd/ from these.
+units.source_tree_files
+units.package_layout      # the packaging layout (units under /usr/lib), held by its test
+# Serialized with dataclasses.asdict into service.json (read back by `status`).
+fields_of(service.ServiceStatus).updated

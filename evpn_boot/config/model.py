@@ -31,8 +31,6 @@ from evpn_boot.config.types import (
     Vni,
 )
 
-DEFAULT_CONFIG_PATH = Path("/etc/evpn-boot/config.toml")
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)

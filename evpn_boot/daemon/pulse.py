@@ -56,10 +56,6 @@ class SignalInbox:
     def fileno(self) -> int:
         return self._rx.fileno()
 
-    def post(self, signum: int) -> None:
-        """Queue a signal as if it had been delivered (tests, internal requests)."""
-        self._tx.send(bytes([signum]))
-
     def take(self) -> list[int]:
         out: list[int] = []
         while True:

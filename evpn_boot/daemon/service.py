@@ -63,10 +63,6 @@ def vni_summary(target: Target) -> str:
     return f"{len(d.l2_vnis)} L2 VNIs, {len(d.l3_vnis)} L3 VNIs"
 
 
-def first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
 def ready_status(started: Started) -> str:
     """The STATUS= sent with READY=1 (and after a successful reload)."""
     v = started.verdict

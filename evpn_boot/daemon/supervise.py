@@ -64,8 +64,6 @@ class Supervisor:
         self.next_frr = now + self.options.frr_check_s
         self.next_handoff = now
         #: Counters, for logs and tests.
-        self.repairs = 0
-        self.frr_restarts = 0
         #: Set once FRR was handed over: nothing may be repaired or restarted any more.
         self.releasing = False
 
@@ -158,7 +156,6 @@ class Supervisor:
             self.ports.notifier.status(ready_status(self.started))
         took = clock.monotonic() - began
         if report.operations:
-            self.repairs += 1
             log.warning("dataplane drift repaired (%s): %d operations%s in %.0f ms", why,
                         report.operations, f" ({report.summary})" if report.summary else "",
                         took * 1000)
@@ -185,7 +182,6 @@ class Supervisor:
                 log.error("FRR restart failed: %s", exc)
                 self.ports.notifier.status(DEGRADED.line(f"FRR restart failed: {brief(exc)}"))
                 return
-            self.frr_restarts += 1
             log.info("FRR restarted")
             self.ports.notifier.status(ready_status(self.started))
         self._refresh_sessions()

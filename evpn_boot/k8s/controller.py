@@ -84,7 +84,6 @@ class HandoffController:
         self._client_factory = client_factory or (lambda c: ApiClient(c, timeout=self.timeout))
         self._client: Optional[ApiClient] = None
         self._due = 0.0
-        self.release_calls = 0
 
     @property
     def phase(self) -> Phase:
@@ -138,7 +137,6 @@ class HandoffController:
         name = self.machine.identity.node_name
         if action is Action.RELEASE:
             self.hook.on_release()
-            self.release_calls += 1
             return None
         client = self._api()
         if action is Action.PROBE:

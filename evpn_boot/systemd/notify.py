@@ -92,7 +92,6 @@ class Notifier:
     def __init__(self, sender: Optional[Sender], *, watchdog_usec: Optional[int] = None) -> None:
         self._sender = sender
         self._watchdog_usec = watchdog_usec
-        self.last_status = ""
 
     @classmethod
     def from_environment(cls, environ: Optional[MutableMapping[str, str]] = None, *,
@@ -131,25 +130,21 @@ class Notifier:
         return self._sender(payload)
 
     def status(self, text: str) -> None:
-        self.last_status = text
         self.send(("STATUS", text))
 
     def ready(self, status: Optional[str] = None) -> None:
         fields = [("READY", "1")]
         if status is not None:
-            self.last_status = status
             fields.append(("STATUS", status))
         self.send(*fields)
 
     def reloading(self, status: str = "reloading configuration") -> None:
         # MONOTONIC_USEC lets systemd >= 253 (Type=notify-reload) match the
         # reload to this request; older versions ignore the field.
-        self.last_status = status
         self.send(("RELOADING", "1"), ("MONOTONIC_USEC", str(_monotonic_usec())),
                   ("STATUS", status))
 
     def stopping(self, status: str = "stopping") -> None:
-        self.last_status = status
         self.send(("STOPPING", "1"), ("STATUS", status))
 
     def extend_timeout(self, seconds: float) -> None:
