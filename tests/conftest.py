@@ -39,7 +39,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if missing is None:
         return
     for item in items:
-        if any(item.iter_markers(name=m) for m in ("root", "frr", "vm")):
+        if any(item.iter_markers(name=m) for m in ("root", "frr", "vm", "newcomer")):
             item.add_marker(pytest.mark.skip(reason=missing))
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 from evpn_boot.errors import ErrorKind, EvpnBootError
-from evpn_boot.lab.proc import run_tool
+from evpn_boot.lab.proc import run_tool, start_daemon
 
 FRR_DAEMON_DIR = Path("/usr/lib/frr")
 FRR_USER = "frr"
@@ -72,7 +72,8 @@ def start(name: str, netns: str, config: str, run_dir: Path, *,
                 "-f", str(conf), "-i", str(run_dir / f"{daemon}.pid"),
                 "--vty_socket", str(run_dir), "-z", str(run_dir / "zserv.api"),
                 "-P", "0", "--log", f"file:{run_dir / (daemon + '.log')}"]
-        run_tool(args, f"start {daemon} for FRR {name!r} in {netns}", timeout=timeout)
+        start_daemon(args, f"start {daemon} for FRR {name!r} in {netns}",
+                     run_dir / f"{daemon}.out", timeout=timeout)
     deadline = time.monotonic() + timeout
     sockets = [run_dir / f"{daemon}.vty" for daemon in daemons]
     while not all(s.exists() for s in sockets):

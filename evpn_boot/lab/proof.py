@@ -86,8 +86,13 @@ def wait_for_ping(netns: str, target: str, timeout: float) -> tuple[float, str]:
 
 
 def capture_vxlan(netns: str, ifname: str, ping_netns: str, target: str,
-                  *, packets: int = 4, timeout: float = 10) -> tuple[list[VxlanPacket], str]:
-    """Capture VXLAN on ``ifname`` in ``netns`` while pinging ``target``; (packets, raw text)."""
+                  *, packets: int = 4, timeout: float = 30) -> tuple[list[VxlanPacket], str]:
+    """Capture VXLAN on ``ifname`` in ``netns`` while pinging ``target``; (packets, raw text).
+
+    The bound is generous: opening a capture takes the kernel's rtnl lock, which
+    a busy machine (namespaces and links being deleted elsewhere) can hold for
+    seconds; seen: tcpdump silent for over 10 s on a loaded machine.
+    """
     if shutil.which("tcpdump") is None:
         raise EvpnBootError("lab: tcpdump is missing (apt-get install tcpdump)",
                             kind=ErrorKind.PREFLIGHT)

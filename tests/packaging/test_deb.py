@@ -6,8 +6,6 @@ inputs, and a dpkg-buildpackage run with a cached wheelhouse), and root (chroot)
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -15,38 +13,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.debian import DEBIAN_ENV, root_tarball
 from tests.support.units import REPO, require_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
 
-CACHE = Path(os.environ.get("EVPN_BOOT_CACHE", "/var/cache/evpn-boot-tests"))
 SUITE = "bookworm"
-MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
 PACKAGES = "python3,systemd,iproute2"
-DEB_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8"}
+DEB_ENV = DEBIAN_ENV
 
 
 def _debroot_tarball() -> Path:
     """A minbase root with python3 and systemd, cached as a tarball."""
-    key = hashlib.sha256(f"{SUITE} {MIRROR} {PACKAGES} v1".encode()).hexdigest()[:12]
-    tarball = CACHE / f"debroot-{SUITE}-{key}.tar"
-    if tarball.exists():
-        return tarball
-    tool = require_tool("debootstrap", "debootstrap")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    work = Path(subprocess.run(["mktemp", "-d", "/tmp/evpn-debroot.XXXXXX"], check=True,
-                               capture_output=True, text=True).stdout.strip())
-    try:
-        subprocess.run([tool, "--variant=minbase", f"--include={PACKAGES}", SUITE,
-                        str(work / "root"), MIRROR], check=True, capture_output=True,
-                       env=DEB_ENV)
-        partial = tarball.with_suffix(".partial")
-        subprocess.run(["tar", "-C", str(work / "root"), "-cf", str(partial), "."],
-                       check=True)
-        partial.rename(tarball)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return tarball
+    return root_tarball(SUITE, PACKAGES, tag="debroot")
 
 
 @pytest.fixture(scope="module")

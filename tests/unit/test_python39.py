@@ -7,6 +7,7 @@ keyed on pyproject.toml, so reruns only reinstall the project itself.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -35,14 +36,19 @@ def test_install_and_validate_on_python39(tmp_path: Path) -> None:
         pytest.skip("no Python 3.9 interpreter on this machine (python3.9 not found)")
     key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:12]
     venv = CACHE / f"py39-{key}"
-    if not (venv / "bin" / "python").exists():
+    if not venv.is_dir():
+        # Made under a temporary name, renamed when whole: a run killed halfway
+        # leaves nothing the next run would trust.
         CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run([python39, "-m", "venv", str(venv)], check=True)
+        partial = CACHE / f"py39-{key}.partial-{os.getpid()}"
+        shutil.rmtree(partial, ignore_errors=True)
+        subprocess.run([python39, "-m", "venv", str(partial)], check=True)
+        partial.rename(venv)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
     # Non-editable install of the work tree: exercises the 3.9 code paths (tomli).
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--force-reinstall",
-                    "--no-deps", str(ROOT)], check=True, capture_output=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(ROOT)], check=True,
+    subprocess.run([*pip, "--force-reinstall", "--no-deps", str(ROOT)], check=True,
                    capture_output=True)
+    subprocess.run([*pip, str(ROOT)], check=True, capture_output=True)
     cli = str(venv / "bin" / "evpn-boot")
     for example in sorted((ROOT / "examples").glob("*.toml")):
         done = subprocess.run([cli, "-c", str(example), "--node-index", "2", "show", "--json"],

@@ -104,8 +104,11 @@ def frr_image_archive() -> tuple[str, Path]:
     image_id = _run(["podman", "image", "inspect", "--format", "{{.Id}}", tag]).stdout.strip()
     archive = CACHE / f"frr-image-{image_id[:16]}.tar"
     if not archive.exists():
-        tmp = archive.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
+        # Written under a temporary name and renamed: a killed save leaves
+        # nothing a later run would trust.
+        tmp = archive.with_suffix(f".{os.getpid()}.tmp")
+        for stale in CACHE.glob("frr-image-*.tmp"):
+            stale.unlink(missing_ok=True)
         _run(["podman", "save", "--format", "docker-archive", "-o", str(tmp), tag])
         tmp.rename(archive)
         for old in CACHE.glob("frr-image-*.tar"):
@@ -253,11 +256,13 @@ def run(timeout_s: float = 900, keep: bool = False) -> RunResult:
     if missing:
         raise RuntimeError("cannot run the VM tier, missing: " + ", ".join(missing))
     t0 = time.monotonic()
+    # Every artefact below lands in the cache: it must exist first (a fresh
+    # machine has none of it; seen: podman save -o into a missing directory).
+    CACHE.mkdir(parents=True, exist_ok=True)
     frr_tag, archive = frr_image_archive()
     image_dir = build_base_image(archive)
     deb = project_package()
     build_s = time.monotonic() - t0
-    CACHE.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=CACHE))
     try:
         payload = make_payload(workdir, deb, frr_tag)
