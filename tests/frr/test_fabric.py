@@ -23,13 +23,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional, Union
 
 import pytest
 
 from evpn_boot.desired.model import FrrModel, FrrNeighbor
 from evpn_boot.frr.render import render_frr_conf
 from tests.frr.conftest import CONTAINERS_CONF
+from tests.frr.container_frr import ContainerFrr
 from tests.frr.native import NativeFrr, have_native_frr
 from tests.support.configs import NODE_UNDERLAY
 from tests.support.netns import NetnsFactory, ip, run
@@ -90,7 +91,8 @@ def remote_conf() -> str:
 
 
 class Fabric:
-    def __init__(self, netns: NetnsFactory, tmp: Path, image: str) -> None:
+    def __init__(self, netns: NetnsFactory, tmp: Path, image: str,
+                 leaf_image: Optional[str] = None) -> None:
         self.tmp = tmp
         self.host = netns("host")
         self.leaf = netns("leaf")
@@ -100,7 +102,9 @@ class Fabric:
         self.container = f"{self.pe}-frr"
         self.image = image
         self.config = tmp / "config.toml"
-        self.natives: list[NativeFrr] = []
+        #: The leaf's FRR image (another version than the node's), or None: native.
+        self.leaf_image = leaf_image
+        self.natives: list[Union[NativeFrr, ContainerFrr]] = []
 
     def wire(self) -> None:
         ip("link", "add", "eth1", "type", "veth", "peer", "name", "to-node",
@@ -128,7 +132,9 @@ class Fabric:
 
     def start_natives(self) -> None:
         for ns, conf in ((self.leaf, LEAF_CONF), (self.remote, remote_conf())):
-            frr = NativeFrr(ns, conf)
+            frr: Union[NativeFrr, ContainerFrr] = NativeFrr(ns, conf)
+            if ns == self.leaf and self.leaf_image is not None:
+                frr = ContainerFrr(ns, conf, self.leaf_image)
             self.natives.append(frr)
             frr.start()
 
@@ -177,9 +183,15 @@ class Fabric:
             frr.stop()
 
 
-@pytest.fixture
-def fabric(netns: NetnsFactory, tmp_path: Path, frr_image: str) -> Iterator[Fabric]:
-    fab = Fabric(netns, tmp_path, frr_image)
+@pytest.fixture(params=["node 8.4, leaf 10.3", "node 10.3, leaf 8.4"])
+def fabric(request: pytest.FixtureRequest, netns: NetnsFactory, tmp_path: Path,
+           frr_image: str) -> Iterator[Fabric]:
+    """The node's FRR on one version, the leaf on the other (8.4 native, 10.3 image)."""
+    image_10 = request.getfixturevalue("frr_image_10")
+    if request.param.startswith("node 8.4"):
+        fab = Fabric(netns, tmp_path, frr_image, leaf_image=image_10)
+    else:
+        fab = Fabric(netns, tmp_path, image_10)
     try:
         fab.wire()
         fab.start_natives()
