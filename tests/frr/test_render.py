@@ -247,3 +247,57 @@ def test_validator_accepts_other_enabled_daemons_lines(
     conf = tmp_path / "frr.conf"
     conf.write_text(render_frr_conf(model, {}))
     any_validator.validate(conf)
+
+
+VALIDATE_TOML = """
+[node]
+index = 1
+[underlay]
+asn = 64514
+vtep_cidr = "100.65.0.0/24"
+router_id_cidr = "10.0.0.0/24"
+nic = "eth1"
+[[underlay.neighbors]]
+address = "192.168.11.2"
+asn = 64512
+[frr]
+raw_config = "{raw}"
+"""
+
+
+def _validate(capsys: pytest.CaptureFixture[str], path: Path) -> tuple[int, str, str]:
+    from evpn_boot.cli.main import main
+    with pytest.raises(SystemExit) as exit_info:
+        main(["-c", str(path), "validate"])
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    code = exit_info.value.code
+    return (code if isinstance(code, int) else 1), out.out, out.err
+
+
+@pytest.mark.frr
+@needs_host_frr
+def test_validate_runs_frrs_parser_on_the_rendered_config(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(VALIDATE_TOML.format(raw="ip route 10.9.0.0/16 blackhole"))
+    code, out, _ = _validate(capsys, path)
+    assert code == 0 and "FRR check (host FRR tools): rendered frr.conf accepted" in out
+    path.write_text(VALIDATE_TOML.format(raw="route-map RM permit 10\\n set community 9:x"))
+    code, out, err = _validate(capsys, path)
+    assert code == 6, (out, err)
+    assert "set community 9:x" in err and "line " in err
+
+
+def test_validate_says_when_no_frr_tools_are_there(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from evpn_boot.frr import tools
+    monkeypatch.setattr(tools, "host_has_frr", lambda: False)
+    monkeypatch.setenv("PATH", str(tmp_path))          # no podman either
+    path = tmp_path / "config.toml"
+    path.write_text(VALIDATE_TOML.format(raw=""))
+    code, out, _ = _validate(capsys, path)
+    assert code == 0
+    assert "FRR check skipped: no FRR tools on this host and image " \
+           "quay.io/frrouting/frr:10.4.3 is not present locally" in out
