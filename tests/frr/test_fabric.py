@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,7 +207,12 @@ def vxlan_tx(fab: Fabric) -> int:
     return int(json.loads(out)[0]["stats64"]["tx"]["packets"])
 
 
-def evpn_routes(frr: NativeFrr, route_type: str) -> str:
+def vtep_route(fab: Fabric) -> bool:
+    """The kernel of the router namespace routes the remote VTEP (installed by BGP)."""
+    return "100.65.0.9" in ip("route", "show", "100.65.0.9/32", netns=fab.pe, check=False)
+
+
+def evpn_routes(frr: Union[NativeFrr, ContainerFrr], route_type: str) -> str:
     return frr.vtysh_raw(f"show bgp l2vpn evpn route type {route_type}").stdout
 
 
@@ -269,10 +275,34 @@ def test_fabric_lifecycle(fabric: Fabric) -> None:
 
     # 6. FRR killed (SIGKILL to the container's init): recovered by podman's restart
     #    policy or by the next apply, whichever comes first; sessions come back.
+    #    Graceful restart: the leaf was told our forwarding state survives
+    #    (preserve-fw-state), and zebra -K keeps the BGP route to the remote
+    #    VTEP in the kernel while FRR restarts (without -K, zebra's start sweeps it).
+    leaf = fab.natives[0]
+    gr = (leaf.vtysh("show bgp neighbors 192.168.11.3 json") or {}).get(
+        "192.168.11.3", {}).get("gracefulRestartInfo", {})
+    assert gr.get("ipv4Unicast", {}).get("fBit") is True, gr
+    assert vtep_route(fab), "no BGP route to the remote VTEP before the kill"
+    gaps: list[float] = []
+    watching = threading.Event()
+    watching.set()
+
+    def watch() -> None:
+        while watching.is_set():
+            if not vtep_route(fab):
+                gaps.append(time.monotonic())
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     pid = fab.status()["frr"]["pid"]
     os.kill(pid, 9)
     fab.cli("apply")
     doc = fab.wait_status(lambda d: d["frr"]["running"] and fab.session(d).get("established"),
                           "session back after kill")
+    time.sleep(3)
+    watching.clear()
+    watcher.join()
+    assert not gaps, f"the remote VTEP's route left the kernel {len(gaps)} times during restart"
     assert doc["frr"]["pid"] != pid
     remote.wait(lambda: "100.65.0.1" in evpn_routes(remote, "multicast"), "type-3 again")

@@ -177,6 +177,10 @@ def test_shared_host_asn_pods_reach_each_other(fab: Fab) -> None:
     host_a.wait(lambda: "via 192.169.10.1" in kernel_route(fab, "hosta", "192.169.10.4"),
                 "host A learns host B's veth /32", timeout=30)
     assert ping(fab, "hosta", "192.169.10.3", "192.169.10.4")
+    # Graceful restart: the leaf was told the node keeps its forwarding state.
+    gr = (fab.frr["leaf"].vtysh("show bgp neighbors 10.1.1.2 json") or {}).get(
+        "10.1.1.2", {}).get("gracefulRestartInfo", {})
+    assert gr.get("ipv4Unicast", {}).get("fBit") is True, gr
     # Host B's default route stops at node B's inbound filter.
     assert "0.0.0.0/0" not in bgp_prefixes(fab.frr["nodeb"])
     assert "0.0.0.0/0" not in bgp_prefixes(fab.frr["leaf"])
