@@ -26,7 +26,6 @@ Runner = Callable[[list[str], Path], "tuple[int, str]"]
 _RENDERED_ZEBRA = re.compile(r"^(ip forwarding|ipv6 forwarding|vrf \S+| vni \d+|exit-vrf)$")
 _OTHER_DAEMON = "No such command"
 _FAILED_LINE = re.compile(r"on config line (\d+):")
-BGPD_CHECK = ["/usr/lib/frr/bgpd", "-C", "-f", "{conf}"]
 
 
 def _parent(lines: list[str], index: int) -> list[str]:
@@ -44,8 +43,10 @@ def _line_of(raw: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def refused_outside_bgp(runner: Runner, conf: Path, numbers: list[int]) -> list[Problem]:
-    """The lines among ``numbers`` (1-based) that bgpd owns and refused."""
+def refused_outside_bgp(runner: Runner, conf: Path, numbers: list[int],
+                        argv: list[str]) -> list[Problem]:
+    """The lines among ``numbers`` (1-based) that bgpd owns and refused; ``argv`` is
+    the bgpd check command."""
     from evpn_boot.frr.validate import Problem
     lines = conf.read_text(encoding="utf-8").splitlines()
     todo = [n for n in numbers if not _RENDERED_ZEBRA.match(lines[n - 1])]
@@ -54,10 +55,10 @@ def refused_outside_bgp(runner: Runner, conf: Path, numbers: list[int]) -> list[
     try:
         for number in todo:
             body = [*_parent(lines, number - 1), lines[number - 1]]
-            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write("\n".join(body) + "\n")
-            _rc, out = runner(list(BGPD_CHECK), probe)
+            _rc, out = runner(list(argv), probe)
             own = [raw for raw in out.splitlines() if _line_of(raw) == len(body)]
             if own and _OTHER_DAEMON not in own[0]:
                 reasons = "; ".join(r.strip() for r in out.splitlines()

@@ -48,7 +48,7 @@ def crashing_line(runner: Runner, conf: Path, argv: list[str]) -> tuple[int, str
 
     def crashes(blocks: int) -> bool:
         end = starts[blocks] if blocks < len(starts) else len(lines)
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write("\n".join(lines[:end]) + "\n")
         rc, out = runner(list(argv), probe)

@@ -6,9 +6,14 @@ Two passes, because neither catches everything:
   prints ``line N: ...`` for a command no daemon accepts.
 * ``bgpd -C -f FILE`` executes the BGP commands against a scratch bgpd and so
   catches semantic errors (``activate`` for an unknown neighbor, a second
-  ``router bgp`` AS ...).  It always exits 0: its output is parsed instead.  It
-  also fails every line that belongs to another daemon (``vrf X / vni N``), so
-  only failures inside ``router bgp`` blocks count.
+  ``router bgp`` AS ...).  It always exits 0: its output is parsed instead.
+  Every failure inside a ``router bgp`` block counts; bgpd also fails every
+  line of the other daemons (``vrf X / vni N``, ``ip route``), so a failed line
+  outside those blocks is checked again on its own (:mod:`.bgpd_probe`).  A
+  crash is a rejection naming the block that causes it (:mod:`.crash`).
+
+Lines for a daemon that ``daemons`` leaves off are refused before both
+(:mod:`.daemon_lines`): vtysh knows their grammar and FRR would ignore them.
 
 The tools run on the host when FRR is installed there, or inside the FRR image
 (through :mod:`evpn_boot.runtime`) when it is not; the caller injects which.
@@ -140,7 +145,7 @@ class CommandValidator:
                 problems = bgpd_problems(out, text)
                 outside = {int(m.group(1)) for m in _BGPD_FAILED_LINE.finditer(out)} \
                     - bgp_lines(text)
-                problems += refused_outside_bgp(self.runner, conf, sorted(outside))
+                problems += refused_outside_bgp(self.runner, conf, sorted(outside), BGPD_CHECK)
         if problems:
             details = "\n".join(f"  - {p}" for p in problems)
             raise EvpnBootError(
