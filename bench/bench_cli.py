@@ -43,7 +43,9 @@ def main() -> None:
         ("python -c pass (floor)", [python, "-c", "pass"]),
         ("evpn-boot --help", [cli, "--help"]),
         ("evpn-boot --version", [cli, "--version"]),
-        ("evpn-boot validate", [cli, "-c", example, "validate"]),
+        ("evpn-boot validate", [cli, "-c", example, "validate", "--no-frr-check"]),
+        # The same plus FRR's parser on the rendered file (no start-up target).
+        ("  + FRR's parser", [cli, "-c", example, "validate"]),
         ("evpn-boot show --json", [cli, "-c", example, "show", "--json"]),
     ]
     floor = None

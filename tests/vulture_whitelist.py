@@ -52,6 +52,7 @@ fields_of(desired_model.MacvlanInfo).parent_side
 fields_of(desired_model.FrrVrf).local_address
 fields_of(desired_model.FrrVrf).host_neighbor_v6
 fields_of(desired_model.FrrModel).l2vnis
+desired_model.FrrVrf.has_ipv6       # a property: frr/templates/vrf_bgp.j2
 fields_of(desired_model.FrrModel).allowas_in
 # provision/templates/evpn-boot.service.j2 reads these.
 params.UnitParams.underlay_devices

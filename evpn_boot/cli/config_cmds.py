@@ -44,11 +44,24 @@ def derive_for_node(ctx: Context, loaded: LoadedConfig, *, read_host: bool) -> D
 
 
 @click.command()
+@click.option("--no-frr-check", is_flag=True,
+              help="Check the file only; do not run FRR's parser on the rendered frr.conf.")
 @click.pass_obj
-def validate(ctx: Context) -> None:
-    """Check the configuration; list every problem (exit 2) or say it is valid."""
+def validate(ctx: Context, no_frr_check: bool) -> None:
+    """Check the configuration (every problem listed, exit 2), then FRR's parser on
+    the rendered frr.conf (exit 6 with FRR's line when it refuses)."""
     loaded = load(ctx)
     click.echo(f"{loaded.path}: valid (digest {loaded.digest})")
+    if no_frr_check:
+        return
+    from evpn_boot.cli.frr_check import check_rendered
+    pool = loaded.config.node.index is None and ctx.node_index is None
+    if pool:
+        # A pool file's per-node values change addresses, not FRR's grammar.
+        ctx = Context(ctx.config_path, 1)
+    desired = derive_for_node(ctx, loaded, read_host=False)
+    note = " (rendered for node index 1 of the pool)" if pool else ""
+    click.echo(check_rendered(desired) + note)
 
 
 @click.command()

@@ -12,6 +12,7 @@ import ipaddress
 from typing import Callable
 
 from evpn_boot.config import hazards
+from evpn_boot.config.frrversion import IPV6_VTEP_MIN, frr_version
 from evpn_boot.config.locate import KeyPath, format_path
 from evpn_boot.config.model import Config
 from evpn_boot.config.types import check_ifname
@@ -202,9 +203,38 @@ def runtime_names(config: Config) -> list[Problem]:
     return problems
 
 
+def pool_router_mac(config: Config) -> list[Problem]:
+    """A fixed router MAC in a pool file would be every node's: refuse it."""
+    if config.node.router_mac is not None and config.node.index is None:
+        return [(("node", "router_mac"),
+                 "router_mac is one node's value, but this file serves a pool "
+                 "(node.index_from_interface): every node would share it; remove it (the "
+                 "default derives a unique MAC from each node's VTEP) or set node.index")]
+    return []
+
+
+def ipv6_vtep_frr_version(config: Config) -> list[Problem]:
+    """EVPN with an IPv6 VTEP needs FRR >= 10.6; an older one silently never works."""
+    if config.underlay.vtep_cidr.version != 6:
+        return []
+    version = frr_version(config.frr)
+    needed = ".".join(map(str, IPV6_VTEP_MIN))
+    if version is None:
+        return [(("frr", "version"),
+                 f"an IPv6 VTEP (underlay.vtep_cidr) needs FRR >= {needed}, and the version of "
+                 f"image {config.frr.image!r} is unknown: set frr.version")]
+    if version < IPV6_VTEP_MIN:
+        return [(("underlay", "vtep_cidr"),
+                 f"an IPv6 VTEP needs FRR >= {needed} (EVPN over IPv6 VTEPs: FRR issue #5885, "
+                 f"PR #20116); the configured FRR is {version[0]}.{version[1]} (frr.version or "
+                 f"the image tag): use an IPv4 vtep_cidr or a newer image")]
+    return []
+
+
 ALL_CHECKS: tuple[Check, ...] = (
     duplicate_vnis, duplicate_vrfs, l2vni_references, interface_names, cidrs, address_plan,
-    neighbor_families, runtime_names, *hazards.HAZARD_CHECKS,
+    neighbor_families, runtime_names, pool_router_mac, ipv6_vtep_frr_version,
+    *hazards.HAZARD_CHECKS,
 )
 
 

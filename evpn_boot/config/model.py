@@ -85,6 +85,10 @@ class FrrConfig(_Strict):
     container_name: StrictStr = Field("evpn-boot-frr", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
     raw_config: StrictStr = Field(
         "", description="Appended verbatim at the end of frr.conf (no control characters).")
+    version: Optional[StrictStr] = Field(
+        None, pattern=r"^[0-9]+\.[0-9]+(\.[0-9]+)?$",
+        description="FRR version of the image (what it can do, e.g. IPv6 VTEPs need >= 10.6); "
+                    "default: the image tag when it is a version (`frr:10.4.3` -> 10.4.3).")
 
 
 class VlanUnderlay(_Strict):
@@ -120,6 +124,11 @@ class Neighbor(_Strict):
     hold_time: Optional[int] = Field(None, strict=True, ge=3, le=65535)
     keepalive_time: Optional[int] = Field(None, strict=True, ge=1, le=65535)
     ebgp_multihop: Optional[int] = Field(None, strict=True, ge=1, le=255)
+    connect_retry_s: int = Field(
+        5, strict=True, ge=1, le=65535,
+        description="Seconds between connection attempts (FRR's `timers connect`; its own "
+                    "default is 120 s, which delays READY by minutes when the leaf comes up "
+                    "late).")
 
 
 class UnderlayConfig(_Strict):
@@ -159,6 +168,13 @@ class L3VniConfig(_Strict):
     table: Optional[int] = Field(None, strict=True, ge=256, le=2**32 - 2)
     import_rts: list[RouteTarget] = Field(default_factory=list)
     export_rts: list[RouteTarget] = Field(default_factory=list)
+    host_allowed_prefixes: Optional[list[IPNetwork]] = Field(
+        None, description="Prefixes (and their longer subnets) the host may announce into the "
+                          "VRF; default: any prefix except a default route.")
+    host_max_prefixes: int = Field(
+        1000, strict=True, ge=1, le=4294967295,
+        description="More prefixes than this from the host ends its session (FRR "
+                    "`maximum-prefix`), retried after a minute.")
 
 
 class L2VniConfig(_Strict):

@@ -7,6 +7,7 @@ hostname, the underlay NIC's MTU).  Gathering those is the netlink package's job
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass
 from typing import Optional
@@ -138,6 +139,7 @@ def derive(config: Config, facts: NodeFacts) -> DesiredState:
         links.extend(_l2vni(l2, node, vxlan_mtu, config.underlay.vxlan_port))
     if problems:
         raise DeriveError(problems)
+    vrfs = [_with_gateway_subnets(v, config) for v in vrfs]
 
     frr = FrrModel(
         hostname=node.name,
@@ -148,7 +150,8 @@ def derive(config: Config, facts: NodeFacts) -> DesiredState:
         neighbors=tuple(FrrNeighbor(
             address=n.address, asn=n.asn, bfd=n.bfd, password_file=n.password_file,
             port=n.port, hold_time=n.hold_time, keepalive_time=n.keepalive_time,
-            ebgp_multihop=n.ebgp_multihop) for n in config.underlay.neighbors),
+            ebgp_multihop=n.ebgp_multihop, connect_retry_s=n.connect_retry_s)
+            for n in config.underlay.neighbors),
         vrfs=tuple(vrfs),
         l2vnis=tuple(FrrL2Vni(vni=l2.vni, vrf=l2.vrf) for l2 in config.l2vni),
         raw_config=config.frr.raw_config,
@@ -239,8 +242,20 @@ def _l3vni(l3: L3VniConfig, table: int, node: NodeValues, mtu: int, port: int,
     frr_vrf = FrrVrf(name=l3.vrf, vni=l3.vni, host_asn=l3.host_asn,
                      host_neighbor=host_side.ip, local_address=router_side.ip,
                      host_neighbor_v6=host_v6, import_rts=tuple(l3.import_rts),
-                     export_rts=tuple(l3.export_rts))
+                     export_rts=tuple(l3.export_rts),
+                     networks=tuple(ipaddress.ip_network(a.ip) for a in host_addrs),
+                     host_allowed=(None if l3.host_allowed_prefixes is None
+                                   else tuple(l3.host_allowed_prefixes)),
+                     host_max_prefixes=l3.host_max_prefixes)
     return links, routes, frr_vrf
+
+
+def _with_gateway_subnets(vrf: FrrVrf, config: Config) -> FrrVrf:
+    """Add the subnets of the L2 VNI gateways in ``vrf``: without their type-5
+    routes, L3-only VTEPs and border leaves would see only the hosts' /32s."""
+    subnets = [gw.network for l2 in config.l2vni if l2.vrf == vrf.name for gw in l2.gateway_ips]
+    merged = tuple(dict.fromkeys((*vrf.networks, *subnets)))
+    return dataclasses.replace(vrf, networks=merged)
 
 
 def _l2vni(l2: L2VniConfig, node: NodeValues, mtu: int, port: int) -> list[LinkSpec]:

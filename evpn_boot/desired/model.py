@@ -186,6 +186,7 @@ class FrrNeighbor:
     hold_time: Optional[int] = None
     keepalive_time: Optional[int] = None
     ebgp_multihop: Optional[int] = None
+    connect_retry_s: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,21 @@ class FrrVrf:
     host_neighbor_v6: Optional[IPAddress] = None
     import_rts: tuple[str, ...] = ()
     export_rts: tuple[str, ...] = ()
+    #: Announced as type-5 routes: the host end of the veth (/32, /128) so traffic
+    #: sourced from it finds its way back, and the VRF's L2 gateway subnets.
+    networks: tuple[IPNetwork, ...] = ()
+    #: What the host may announce (each with its longer subnets); None = anything
+    #: but a default route.
+    host_allowed: Optional[tuple[IPNetwork, ...]] = None
+    host_max_prefixes: int = 1000
+
+    def family_networks(self, version: int) -> tuple[IPNetwork, ...]:
+        return tuple(n for n in self.networks if n.version == version)
+
+    @property
+    def has_ipv6(self) -> bool:
+        """The VRF carries IPv6: a v6 host session or an IPv6 gateway subnet."""
+        return self.host_neighbor_v6 is not None or bool(self.family_networks(6))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from evpn_boot.config.secret_file import SecretFileError, read_password
-from evpn_boot.desired.model import FrrModel, FrrNeighbor
+from evpn_boot.desired.model import FrrModel, FrrNeighbor, FrrVrf
 from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.templating import environment
 
@@ -56,7 +56,26 @@ def _hold(n: FrrNeighbor) -> int:
     return n.keepalive_time * 3
 
 
-_ENV = environment("evpn_boot.frr", {"keepalive": _keepalive, "hold": _hold})
+def _host_prefix_list(vrf: FrrVrf, version: int) -> str:
+    return f"evpn-boot-{vrf.name}-host-in{'6' if version == 6 else ''}"
+
+
+def _host_prefix_rules(vrf: FrrVrf, version: int) -> list[tuple[int, str, str]]:
+    """(seq, permit|deny, prefix [le N]) of the host session's inbound filter."""
+    bits = 32 if version == 4 else 128
+    every = f"{'0.0.0.0/0' if version == 4 else '::/0'}"
+    if vrf.host_allowed is None:
+        # Safe default: whatever the host routes, but never a default route.
+        return [(5, "deny", every), (10, "permit", f"{every} le {bits}")]
+    rules = [(5 * (i + 1), "permit",
+              str(net) + (f" le {bits}" if net.prefixlen < bits else ""))
+             for i, net in enumerate(n for n in vrf.host_allowed if n.version == version)]
+    return [*rules, (5 * (len(rules) + 1), "deny", f"{every} le {bits}")]
+
+
+_ENV = environment("evpn_boot.frr", {"keepalive": _keepalive, "hold": _hold,
+                                     "host_prefix_list": _host_prefix_list,
+                                     "host_prefix_rules": _host_prefix_rules})
 
 
 def read_password_file(path: Path) -> str:

@@ -6,9 +6,14 @@ Two passes, because neither catches everything:
   prints ``line N: ...`` for a command no daemon accepts.
 * ``bgpd -C -f FILE`` executes the BGP commands against a scratch bgpd and so
   catches semantic errors (``activate`` for an unknown neighbor, a second
-  ``router bgp`` AS ...).  It always exits 0: its output is parsed instead.  It
-  also fails every line that belongs to another daemon (``vrf X / vni N``), so
-  only failures inside ``router bgp`` blocks count.
+  ``router bgp`` AS ...).  It always exits 0: its output is parsed instead.
+  Every failure inside a ``router bgp`` block counts; bgpd also fails every
+  line of the other daemons (``vrf X / vni N``, ``ip route``), so a failed line
+  outside those blocks is checked again on its own (:mod:`.bgpd_probe`).  A
+  crash is a rejection naming the block that causes it (:mod:`.crash`).
+
+Lines for a daemon that ``daemons`` leaves off are refused before both
+(:mod:`.daemon_lines`): vtysh knows their grammar and FRR would ignore them.
 
 The tools run on the host when FRR is installed there, or inside the FRR image
 (through :mod:`evpn_boot.runtime`) when it is not; the caller injects which.
@@ -22,6 +27,9 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from evpn_boot.errors import ErrorKind, EvpnBootError
+from evpn_boot.frr.bgpd_probe import refused_outside_bgp
+from evpn_boot.frr.crash import crashing_line, is_crash
+from evpn_boot.frr.daemon_lines import ENABLED, foreign_daemon
 
 #: Runs one FRR tool; ``{conf}`` in argv stands for the file to check.
 #: Returns (exit code, stdout + stderr).
@@ -95,6 +103,17 @@ def bgpd_problems(output: str, conf_text: str) -> list[Problem]:
     return problems
 
 
+def foreign_daemon_problems(conf_text: str) -> list[Problem]:
+    """Lines for a daemon that ``daemons`` does not enable: FRR would ignore them."""
+    problems = []
+    for number, line in enumerate(conf_text.splitlines(), start=1):
+        daemon = foreign_daemon(line)
+        if daemon is not None:
+            problems.append(Problem(number, f"{line.strip()!r} is a {daemon} command, and "
+                                            f"evpn-boot runs only {', '.join(sorted(ENABLED))}"))
+    return problems
+
+
 class CommandValidator:
     """Runs both passes through ``runner`` (host tools or the FRR image)."""
 
@@ -105,20 +124,28 @@ class CommandValidator:
     def validate(self, conf: Path) -> None:
         text = conf.read_text(encoding="utf-8")
         rc, out = self.runner(list(VTYSH_DRYRUN), conf)
-        problems = vtysh_problems(rc, out)
+        problems = vtysh_problems(rc, out) or foreign_daemon_problems(text)
         if not problems:
             rc, out = self.runner(list(BGPD_CHECK), conf)
-            if rc != 0:
+            if is_crash(rc, out):
+                # A config that kills bgpd is a rejection, not a runtime failure.
+                line, command = crashing_line(self.runner, conf, BGPD_CHECK)
+                problems = [Problem(line, f"bgpd -C crashed (exit {rc}) on: {command}")]
+            elif rc != 0:
                 # bgpd -C exits 0 whatever the config says; anything else means it
                 # did not run (privileges, missing libraries): never "accepted".
                 raise EvpnBootError(f"check {conf.name} with bgpd ({self.where}): bgpd -C "
                                     f"exited {rc}: {out.strip()[-300:]}",
                                     kind=ErrorKind.RUNTIME)
-            if "can't open configuration file" in out or "failed to open" in out:
+            elif "can't open configuration file" in out or "failed to open" in out:
                 # bgpd checked nothing: never let that pass as "accepted".
                 raise EvpnBootError(f"check {conf.name} with bgpd ({self.where}): bgpd could "
                                     f"not read the file", kind=ErrorKind.RUNTIME)
-            problems = bgpd_problems(out, text)
+            else:
+                problems = bgpd_problems(out, text)
+                outside = {int(m.group(1)) for m in _BGPD_FAILED_LINE.finditer(out)} \
+                    - bgp_lines(text)
+                problems += refused_outside_bgp(self.runner, conf, sorted(outside), BGPD_CHECK)
         if problems:
             details = "\n".join(f"  - {p}" for p in problems)
             raise EvpnBootError(

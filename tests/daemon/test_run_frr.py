@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.frr.conftest import frr_image, podman_env  # noqa: F401 - fixtures
+from tests.frr.conftest import build_image, frr_image, podman_env  # noqa: F401 - fixtures
 from tests.frr.native import NativeFrr, have_native_frr
 from tests.support.daemon_proc import EVPN_BOOT, NotifyListener, daemon, node_config
 from tests.support.netns import NetnsFactory, ip
@@ -183,3 +183,37 @@ def test_degraded_ready_after_timeout_then_frr_restarted(
             time.sleep(0.5)
         proc.signal(signal.SIGTERM)
         assert proc.wait(60) == 0, proc.output()
+
+
+PASSIVE_LEAF_CONF = LEAF_CONF.replace(" neighbor 192.168.11.3 timers connect 1\n",
+                                      " neighbor 192.168.11.3 passive\n")
+
+
+@pytest.mark.parametrize("version", ["8.4", "10.3"])
+def test_ready_follows_a_late_passive_leaf_within_seconds(
+        fabric: Fabric, notify: NotifyListener, tmp_path: Path, version: str) -> None:
+    """The leaf never connects (passive) and comes up 5 s after FRR started: only
+    the node's retry brings the session up.  FRR's traditional profile retries
+    after 120 s; the rendered ``timers connect`` (5 s by default) makes it seconds.
+    The node runs FRR ``version`` (its image); the leaf is the host's 8.4."""
+    assert " passive" in PASSIVE_LEAF_CONF
+    fabric.config.write_text(node_config(
+        host_netns=fabric.host, router_netns=fabric.router, workdir=tmp_path, vnis=[110],
+        require="any-established", timeout_s=300, image=build_image(version)))
+    with daemon(fabric.config, notify, tmp_path / "run.log", args=()) as proc:
+        notify.until(lambda m: m.get("STATUS", "").startswith("waiting for BGP"), 180,
+                     "the readiness wait", proc._ended)
+        time.sleep(5)
+        leaf = NativeFrr(fabric.leaf, PASSIVE_LEAF_CONF)
+        fabric.natives.append(leaf)
+        leaf.start()
+        leaf_up = time.monotonic()
+        proc.wait_ready(timeout=150)
+        latency = notify.messages[-1][0] - leaf_up
+        print(f"FRR {version} node: READY {latency:.1f} s after the passive leaf's bgpd "
+              f"answered")
+        # One connect retry (5 s) plus the session's setup, not FRR's 120 s.
+        assert latency < 12, f"READY came {latency:.1f} s after the leaf came up"
+        assert _leaf_state(leaf) == "Established"
+        proc.signal(signal.SIGTERM)
+        assert proc.wait() == 0, proc.output()

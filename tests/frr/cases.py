@@ -44,6 +44,8 @@ asn = 64512
     "ipv6-underlay": """
 [node]
 index = 5
+[frr]
+version = "10.6.0"
 [underlay]
 asn = 4200000001
 vtep_cidr = "fd00:65::/64"
@@ -89,6 +91,27 @@ gateway_ips = ["192.170.1.1/24", "fd00:170::1/64"]
 [[l2vni]]
 vni = 120
 host_bridge = true
+""",
+    "ipv4-vtep-ipv6-neighbor": BASE + """
+[[underlay.neighbors]]
+address = "fd00:11::2"
+asn = 64512
+""",
+    "host-policy": BASE + LEAF_NEIGHBOR + """
+[[l3vni]]
+vrf = "red"
+vni = 100
+local_cidr = "192.169.10.0/24"
+local_cidr_v6 = "fd00:10::/64"
+host_asn = 64515
+host_allowed_prefixes = ["10.244.0.0/16", "10.96.0.10/32", "fd00:244::/48"]
+host_max_prefixes = 50
+[[l3vni]]
+vrf = "blue"
+vni = 200
+local_cidr = "192.169.20.0/24"
+host_asn = 64515
+host_allowed_prefixes = ["10.245.0.0/16"]
 """,
     "raw-config": BASE + '''
 [frr]

@@ -52,13 +52,39 @@ def podman_env() -> Iterator[None]:
             os.environ["CONTAINERS_CONF"] = old
 
 
+#: FRR version -> (Debian suite, tag, the tool that builds its root).
+IMAGES = {
+    "8.4": ("bookworm", IMAGE, "debootstrap"),
+    "10.3": ("trixie", "localhost/evpn-boot-frr:10.3", "mmdebstrap"),
+}
+
+
+def build_image(version: str) -> str:
+    """The locally built FRR image of ``version`` (cached under /var/cache/evpn-boot-tests)."""
+    suite, tag, builder = IMAGES[version]
+    if shutil.which(builder) is None:
+        pytest.skip(f"{builder} is not installed (needed to build the FRR {version} image)")
+    proc = subprocess.run([str(REPO / "scripts" / "build-frr-image"), "--suite", suite,
+                           "--tag", tag], capture_output=True, text=True, timeout=900,
+                          check=False)
+    if proc.returncode != 0:
+        pytest.fail(f"scripts/build-frr-image --suite {suite} failed:\n{proc.stderr[-2000:]}")
+    return tag
+
+
 @pytest.fixture(scope="session")
 def frr_image(podman_env: None) -> str:
-    """The locally built FRR image (built once; cached under /var/cache/evpn-boot-tests)."""
-    if shutil.which("debootstrap") is None:
-        pytest.skip("debootstrap is not installed (needed to build the FRR image)")
-    proc = subprocess.run([str(REPO / "scripts" / "build-frr-image"), "--tag", IMAGE],
-                          capture_output=True, text=True, timeout=900, check=False)
-    if proc.returncode != 0:
-        pytest.fail(f"scripts/build-frr-image failed:\n{proc.stderr[-2000:]}")
-    return IMAGE
+    """The FRR 8.4 image (the version of the host's native FRR)."""
+    return build_image("8.4")
+
+
+@pytest.fixture(scope="session")
+def frr_image_10(podman_env: None) -> str:
+    """The FRR 10.3 image (Debian 13's FRR)."""
+    return build_image("10.3")
+
+
+@pytest.fixture(scope="session", params=sorted(IMAGES))
+def frr_image_any(request: pytest.FixtureRequest, podman_env: None) -> str:
+    """Each FRR image in turn (the test runs once per version)."""
+    return build_image(str(request.param))

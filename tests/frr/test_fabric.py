@@ -20,16 +20,18 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional, Union
 
 import pytest
 
 from evpn_boot.desired.model import FrrModel, FrrNeighbor
 from evpn_boot.frr.render import render_frr_conf
 from tests.frr.conftest import CONTAINERS_CONF
+from tests.frr.container_frr import ContainerFrr
 from tests.frr.native import NativeFrr, have_native_frr
 from tests.support.configs import NODE_UNDERLAY
 from tests.support.netns import NetnsFactory, ip, run
@@ -90,7 +92,8 @@ def remote_conf() -> str:
 
 
 class Fabric:
-    def __init__(self, netns: NetnsFactory, tmp: Path, image: str) -> None:
+    def __init__(self, netns: NetnsFactory, tmp: Path, image: str,
+                 leaf_image: Optional[str] = None) -> None:
         self.tmp = tmp
         self.host = netns("host")
         self.leaf = netns("leaf")
@@ -100,7 +103,9 @@ class Fabric:
         self.container = f"{self.pe}-frr"
         self.image = image
         self.config = tmp / "config.toml"
-        self.natives: list[NativeFrr] = []
+        #: The leaf's FRR image (another version than the node's), or None: native.
+        self.leaf_image = leaf_image
+        self.natives: list[Union[NativeFrr, ContainerFrr]] = []
 
     def wire(self) -> None:
         ip("link", "add", "eth1", "type", "veth", "peer", "name", "to-node",
@@ -128,7 +133,9 @@ class Fabric:
 
     def start_natives(self) -> None:
         for ns, conf in ((self.leaf, LEAF_CONF), (self.remote, remote_conf())):
-            frr = NativeFrr(ns, conf)
+            frr: Union[NativeFrr, ContainerFrr] = NativeFrr(ns, conf)
+            if ns == self.leaf and self.leaf_image is not None:
+                frr = ContainerFrr(ns, conf, self.leaf_image)
             self.natives.append(frr)
             frr.start()
 
@@ -177,9 +184,15 @@ class Fabric:
             frr.stop()
 
 
-@pytest.fixture
-def fabric(netns: NetnsFactory, tmp_path: Path, frr_image: str) -> Iterator[Fabric]:
-    fab = Fabric(netns, tmp_path, frr_image)
+@pytest.fixture(params=["node 8.4, leaf 10.3", "node 10.3, leaf 8.4"])
+def fabric(request: pytest.FixtureRequest, netns: NetnsFactory, tmp_path: Path,
+           frr_image: str) -> Iterator[Fabric]:
+    """The node's FRR on one version, the leaf on the other (8.4 native, 10.3 image)."""
+    image_10 = request.getfixturevalue("frr_image_10")
+    if request.param.startswith("node 8.4"):
+        fab = Fabric(netns, tmp_path, frr_image, leaf_image=image_10)
+    else:
+        fab = Fabric(netns, tmp_path, image_10)
     try:
         fab.wire()
         fab.start_natives()
@@ -194,7 +207,12 @@ def vxlan_tx(fab: Fabric) -> int:
     return int(json.loads(out)[0]["stats64"]["tx"]["packets"])
 
 
-def evpn_routes(frr: NativeFrr, route_type: str) -> str:
+def vtep_route(fab: Fabric) -> bool:
+    """The kernel of the router namespace routes the remote VTEP (installed by BGP)."""
+    return "100.65.0.9" in ip("route", "show", "100.65.0.9/32", netns=fab.pe, check=False)
+
+
+def evpn_routes(frr: Union[NativeFrr, ContainerFrr], route_type: str) -> str:
     return frr.vtysh_raw(f"show bgp l2vpn evpn route type {route_type}").stdout
 
 
@@ -257,10 +275,34 @@ def test_fabric_lifecycle(fabric: Fabric) -> None:
 
     # 6. FRR killed (SIGKILL to the container's init): recovered by podman's restart
     #    policy or by the next apply, whichever comes first; sessions come back.
+    #    Graceful restart: the leaf was told our forwarding state survives
+    #    (preserve-fw-state), and zebra -K keeps the BGP route to the remote
+    #    VTEP in the kernel while FRR restarts (without -K, zebra's start sweeps it).
+    leaf = fab.natives[0]
+    gr = (leaf.vtysh("show bgp neighbors 192.168.11.3 json") or {}).get(
+        "192.168.11.3", {}).get("gracefulRestartInfo", {})
+    assert gr.get("ipv4Unicast", {}).get("fBit") is True, gr
+    assert vtep_route(fab), "no BGP route to the remote VTEP before the kill"
+    gaps: list[float] = []
+    watching = threading.Event()
+    watching.set()
+
+    def watch() -> None:
+        while watching.is_set():
+            if not vtep_route(fab):
+                gaps.append(time.monotonic())
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     pid = fab.status()["frr"]["pid"]
     os.kill(pid, 9)
     fab.cli("apply")
     doc = fab.wait_status(lambda d: d["frr"]["running"] and fab.session(d).get("established"),
                           "session back after kill")
+    time.sleep(3)
+    watching.clear()
+    watcher.join()
+    assert not gaps, f"the remote VTEP's route left the kernel {len(gaps)} times during restart"
     assert doc["frr"]["pid"] != pid
     remote.wait(lambda: "100.65.0.1" in evpn_routes(remote, "multicast"), "type-3 again")

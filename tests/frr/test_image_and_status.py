@@ -17,7 +17,8 @@ from tests.frr.conftest import GOLDEN_DIR
 
 
 @pytest.mark.frr
-def test_image_validator_accepts_golden_and_rejects_bad(frr_image: str, tmp_path: Path) -> None:
+def test_image_validator_accepts_golden_and_rejects_bad(frr_image_any: str, tmp_path: Path) -> None:
+    frr_image = frr_image_any
     validator = CommandValidator(ImageRunner(Podman(), frr_image), f"image {frr_image}")
     conf = tmp_path / "frr.conf"
     conf.write_text((GOLDEN_DIR / "passwords.conf").read_text())

@@ -19,8 +19,9 @@ from evpn_boot.frr.render import (
     render_all,
     render_frr_conf,
 )
-from evpn_boot.frr.tools import host_has_frr, host_runner
+from evpn_boot.frr.tools import ImageRunner, host_has_frr, host_runner
 from evpn_boot.frr.validate import CommandValidator, bgp_lines, bgpd_problems, vtysh_problems
+from evpn_boot.runtime.podman import Podman
 from tests.frr.cases import PASSWORD, all_cases, secrets_of
 from tests.frr.conftest import GOLDEN_DIR
 
@@ -53,6 +54,15 @@ def test_golden_accepted_by_frr(name: str, tmp_path: Path) -> None:
     conf = tmp_path / "frr.conf"
     conf.write_text((GOLDEN_DIR / f"{name}.conf").read_text())
     CommandValidator(host_runner, "host FRR").validate(conf)   # raises on rejection
+
+
+@pytest.mark.frr
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_accepted_by_frr_10(name: str, tmp_path: Path, frr_image_10: str) -> None:
+    """The same goldens through FRR 10.3's vtysh --dryrun and bgpd -C (in its image)."""
+    conf = tmp_path / "frr.conf"
+    conf.write_text((GOLDEN_DIR / f"{name}.conf").read_text())
+    CommandValidator(ImageRunner(Podman(), frr_image_10), frr_image_10).validate(conf)
 
 
 @pytest.mark.frr
@@ -189,3 +199,105 @@ def test_host_validation_works_under_the_service_umask(tmp_path: Path) -> None:
         CommandValidator(host_runner, "host FRR").validate(conf)
     finally:
         os.umask(previous)
+
+
+@pytest.fixture(params=["8.4 host", "10.3 image"])
+def any_validator(request: pytest.FixtureRequest) -> CommandValidator:
+    """FRR 8.4's tools on the host, or FRR 10.3's in its image."""
+    if request.param == "8.4 host":
+        if not host_has_frr():
+            pytest.skip("FRR is not installed on this host (vtysh, bgpd)")
+        return CommandValidator(host_runner, "host FRR")
+    image = request.getfixturevalue("frr_image_10")
+    return CommandValidator(ImageRunner(Podman(), image), image)
+
+
+@pytest.mark.frr
+@pytest.mark.parametrize(("raw", "line_hint"), [
+    # bgpd commands outside `router bgp` that bgpd refuses ("Config Failed")
+    ("bgp as-path access-list AP permit (\n", "bgp as-path access-list AP permit ("),
+    ("route-map RM permit 10\n set community 99999999:1\nexit\n", "set community 99999999:1"),
+    # a daemon that `daemons` does not run: accepted by vtysh, ignored at run time
+    ("router ospf\n ospf router-id 1.1.1.1\nexit\n", "ospfd"),
+    ("interface eth9\n ip ospf cost 10\nexit\n", "ospfd"),
+])
+def test_validator_refuses_outside_bgp_on_both_versions(
+        raw: str, line_hint: str, tmp_path: Path, any_validator: CommandValidator) -> None:
+    model = dataclasses.replace(CASES["example-lab-l3"], raw_config=raw)
+    text = render_frr_conf(model, {})
+    conf = tmp_path / "frr.conf"
+    conf.write_text(text)
+    with pytest.raises(EvpnBootError) as info:
+        any_validator.validate(conf)
+    assert info.value.kind is ErrorKind.FRR_REJECTED
+    first_raw_line = text.splitlines().index("! [frr] raw_config") + 2
+    assert f"line {first_raw_line}" in str(info.value) or \
+        f"line {first_raw_line + 1}" in str(info.value)
+    assert line_hint in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frr.conf"]
+
+
+@pytest.mark.frr
+def test_validator_accepts_other_enabled_daemons_lines(
+        tmp_path: Path, any_validator: CommandValidator) -> None:
+    """staticd, zebra and bfdd lines fail bgpd -C with "No such command": fine."""
+    raw = ("ip route 10.9.9.0/24 blackhole\nroute-map RM permit 10\n set community 65000:1\n"
+           "exit\nbfd\n peer 192.168.11.2\n exit\nexit\n")
+    model = dataclasses.replace(CASES["example-lab-l3"], raw_config=raw)
+    conf = tmp_path / "frr.conf"
+    conf.write_text(render_frr_conf(model, {}))
+    any_validator.validate(conf)
+
+
+VALIDATE_TOML = """
+[node]
+index = 1
+[underlay]
+asn = 64514
+vtep_cidr = "100.65.0.0/24"
+router_id_cidr = "10.0.0.0/24"
+nic = "eth1"
+[[underlay.neighbors]]
+address = "192.168.11.2"
+asn = 64512
+[frr]
+raw_config = "{raw}"
+"""
+
+
+def _validate(capsys: pytest.CaptureFixture[str], path: Path) -> tuple[int, str, str]:
+    from evpn_boot.cli.main import main
+    with pytest.raises(SystemExit) as exit_info:
+        main(["-c", str(path), "validate"])
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    code = exit_info.value.code
+    return (code if isinstance(code, int) else 1), out.out, out.err
+
+
+@pytest.mark.frr
+@needs_host_frr
+def test_validate_runs_frrs_parser_on_the_rendered_config(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(VALIDATE_TOML.format(raw="ip route 10.9.0.0/16 blackhole"))
+    code, out, _ = _validate(capsys, path)
+    assert code == 0 and "FRR check (host FRR tools): rendered frr.conf accepted" in out
+    path.write_text(VALIDATE_TOML.format(raw="route-map RM permit 10\\n set community 9:x"))
+    code, out, err = _validate(capsys, path)
+    assert code == 6, (out, err)
+    assert "set community 9:x" in err and "line " in err
+
+
+def test_validate_says_when_no_frr_tools_are_there(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from evpn_boot.frr import tools
+    monkeypatch.setattr(tools, "host_has_frr", lambda: False)
+    monkeypatch.setenv("PATH", str(tmp_path))          # no podman either
+    path = tmp_path / "config.toml"
+    path.write_text(VALIDATE_TOML.format(raw=""))
+    code, out, _ = _validate(capsys, path)
+    assert code == 0
+    assert "FRR check skipped: no FRR tools on this host and image " \
+           "quay.io/frrouting/frr:10.4.3 is not present locally" in out

@@ -139,7 +139,8 @@ def daemon(config: Path, notify: NotifyListener, log: Path, **kw: object) -> Ite
 def node_config(*, host_netns: str, router_netns: str, workdir: Path, vnis: list[int],
                 require: str = "applied", timeout_s: float = 120,
                 neighbor: str = "192.168.11.2", host_bridge_vni: Optional[int] = None,
-                kubeconfig: Optional[Path] = None, extra: str = "") -> str:
+                kubeconfig: Optional[Path] = None, extra: str = "",
+                image: str = "localhost/evpn-boot-frr:8.4") -> str:
     """A node config whose host is a throwaway netns with a veth ``eth1`` as underlay NIC."""
     l2 = "".join(
         f"\n[[l2vni]]\nvni = {v}\n" + ("host_bridge = true\n" if v == host_bridge_vni else "")
@@ -159,7 +160,7 @@ run_dir = "{workdir}/run"
 
 [frr]
 config_dir = "{workdir}/frr"
-image = "localhost/evpn-boot-frr:8.4"
+image = "{image}"
 container_name = "ebt-frr-{router_netns}"
 {configs.UNDERLAY}{configs.neighbor(neighbor)}{l2}
 [readiness]

@@ -184,6 +184,23 @@ BROKEN: list[tuple[str, str, str, str]] = [
      "l3vni[0].export_rts[0]", "route target"),
     ("router-mac-bad", sub("index = 1", 'index = 1\nrouter_mac = "zz:00:00:00:00:00"'),
      "node.router_mac", "pattern"),
+    # --- issue 13: pool files and FRR versions
+    ("router-mac-in-pool", sub("index = 1", 'index_from_interface = "eth0"\n'
+                                            'router_mac = "02:00:00:00:00:01"'),
+     "node.router_mac", "serves a pool"),
+    ("ipv6-vtep-old-frr", sub('vtep_cidr = "100.65.0.0/24"', 'vtep_cidr = "fd00:65::/64"'),
+     "underlay.vtep_cidr", "needs FRR >= 10.6"),
+    ("ipv6-vtep-unknown-frr", sub('vtep_cidr = "100.65.0.0/24"', 'vtep_cidr = "fd00:65::/64"')
+     .replace("frr:10.4.3", "frr:latest"), "frr.version", "set frr.version"),
+    ("ipv6-vtep-old-frr-version-key", sub('vtep_cidr = "100.65.0.0/24"',
+                                          'vtep_cidr = "fd00:65::/64"')
+     .replace('image = "quay.io/frrouting/frr:10.4.3"',
+              'image = "quay.io/frrouting/frr:10.4.3"\nversion = "10.5"'),
+     "underlay.vtep_cidr", "configured FRR is 10.5"),
+    ("host-max-prefixes-zero", sub("host_asn = 64515", "host_asn = 64515\nhost_max_prefixes = 0"),
+     "l3vni[0].host_max_prefixes", "greater than or equal to 1"),
+    ("connect-retry-zero", sub("asn = 64512", "asn = 64512\nconnect_retry_s = 0"),
+     "underlay.neighbors[0].connect_retry_s", "greater than or equal to 1"),
 ]
 
 # --- issue 16: hostile values, each refused before anything runs (key path, reason)

@@ -69,8 +69,8 @@ def test_mtu_follows_underlay() -> None:
     config = parse_config(VALID.encode())
     desired = derive(config, NodeFacts(hostname="n", underlay_mtu=9000))
     assert desired.link(Side.ROUTER, "vni110").mtu == 8950
-    v6 = parse_config(VALID.replace('vtep_cidr = "100.65.0.0/24"',
-                                    'vtep_cidr = "fd00:65::/64"').encode())
+    v6 = parse_config(VALID.replace('vtep_cidr = "100.65.0.0/24"', 'vtep_cidr = "fd00:65::/64"')
+                      .replace("frr:10.4.3", "frr:10.6.0").encode())
     desired = derive(v6, NodeFacts(hostname="n", underlay_mtu=9000))
     assert desired.link(Side.ROUTER, "vni110").mtu == 8930
     assert str(desired.node.vtep) == "fd00:65::1/128"

@@ -4,7 +4,8 @@ the per-boot checks (run with the VM's own /usr/bin/python3, stdlib only).
 Phases, one per boot of the same overlay (``/var/lib/evpn-e2e/phase``):
 
 * ``boot1``: cold boot after provisioning: ordering, dataplane, traffic over
-  L3 VNI 100, restart without loss; then reboot.
+  L3 VNI 100, restart without loss, then a second node beside this one
+  (``multinode.py``); then reboot.
 * ``boot2``: converges again after a reboot; then ``evpn-boot teardown`` must
   give the host namespace back as it was; then reboot.
 * ``degraded``: the leaf never answers: READY only after the (short) timeout,
@@ -355,6 +356,11 @@ def run() -> None:
             if ping_pod("boot1.ping-pod-type5"):
                 vxlan_on_wire()
             restart_without_loss()
+            import multinode  # beside this file (the guest directory)
+            vty = (RUN / "leaf-vty").read_text().strip()
+            image = (Path(__file__).resolve().parent / "frr-image.tag").read_text().strip()
+            multinode.run(sh, check=check, metric=metric, leaf_vtysh=leaf_vtysh,
+                          leaf_vtysh_args=["vtysh", "--vty_socket", vty], image=image)
         elif phase == "boot2":
             readiness("boot2")
             ping_pod("boot2.ping-pod-type5")
