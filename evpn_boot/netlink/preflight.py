@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 
 from evpn_boot.desired.model import DesiredState, LinkKind, Side
 from evpn_boot.errors import PreflightError
@@ -45,7 +46,8 @@ def probe_kinds(kinds: set[LinkKind], *, scratch_prefix: str = "evpn-boot-probe-
     """
     if not kinds:
         return []
-    scratch = f"{scratch_prefix}{secrets.token_hex(3)}"
+    remove_stale_probes(scratch_prefix)
+    scratch = f"{scratch_prefix}{os.getpid()}-{secrets.token_hex(3)}"
     nsfd.create(scratch)
     missing = []
     try:
@@ -56,6 +58,47 @@ def probe_kinds(kinds: set[LinkKind], *, scratch_prefix: str = "evpn-boot-probe-
     finally:
         nsfd.delete(scratch)
     return missing
+
+
+#: A probe namespace without a pid in its name (older releases) is stale after this.
+_STALE_UNNAMED_S = 60.0
+
+
+def remove_stale_probes(scratch_prefix: str) -> list[str]:
+    """Delete probe namespaces a killed run left (SIGKILL runs no ``finally``).
+
+    A name carries its creator's pid (``<prefix><pid>-<hex>``): removed once that
+    process is gone.  Names without one (older releases) go after a minute.
+    """
+    removed = []
+    for name in nsfd.list_names():
+        if not name.startswith(scratch_prefix):
+            continue
+        pid, _, rest = name[len(scratch_prefix):].partition("-")
+        if rest and pid.isdigit():
+            stale = not _alive(int(pid))
+        else:
+            try:
+                stale = time.time() - os.stat(nsfd.path(name)).st_mtime > _STALE_UNNAMED_S
+            except OSError:
+                continue
+        if stale:
+            try:
+                nsfd.delete(name)
+            except OSError:
+                continue
+            removed.append(name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 #: What each probe link needs beyond its kind: IFLA_INFO_DATA, and whether it

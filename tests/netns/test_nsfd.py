@@ -7,6 +7,7 @@ Found by the SIGKILL test in CI: the next apply failed with "setns: Invalid argu
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
@@ -34,3 +35,29 @@ def test_exists_is_true_for_a_namespace_made_by_iproute2(netns: NetnsFactory) ->
     name = netns("made")
     assert nsfd.exists(name)
     assert not nsfd.exists(name + "-absent")
+
+
+def test_probe_namespaces_of_killed_runs_are_removed(netns: NetnsFactory) -> None:
+    """SIGKILL during preflight leaves its probe namespace (seen: three of them after a
+    day of kill tests); the next probe removes those whose creator is gone."""
+    from evpn_boot.desired.model import LinkKind
+    from evpn_boot.netlink import preflight
+
+    prefix = netns.name("probe") + "-"
+    gone_pid = _exited_pid()
+    stale, live = f"{prefix}{gone_pid}-abc123", f"{prefix}{os.getpid()}-def456"
+    nsfd.create(stale)
+    nsfd.create(live)
+    try:
+        assert preflight.probe_kinds({LinkKind.VXLAN}, scratch_prefix=prefix) == []
+        names = [n for n in list_netns() if n.startswith(prefix)]
+        assert names == [live], names       # the probe's own namespace is gone too
+    finally:
+        for name in (stale, live):
+            nsfd.delete(name)
+
+
+def _exited_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
