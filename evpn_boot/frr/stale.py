@@ -18,19 +18,10 @@ import stat
 from pathlib import Path
 
 from evpn_boot import fsutil
+from evpn_boot.state import pids
 
 _TEMP_NAME = re.compile(r"^\.[^/]+\.(\d+)\.tmp$")
 LEGACY_CHECK_PREFIX = "evpn-boot-frr-check-"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid != 0
 
 
 def stale_temps(config_dir: Path) -> list[Path]:
@@ -43,7 +34,7 @@ def stale_temps(config_dir: Path) -> list[Path]:
     try:
         for name in os.listdir(fd):
             match = _TEMP_NAME.match(name)
-            if match is None or _alive(int(match.group(1))):
+            if match is None or pids.alive(int(match.group(1))):
                 continue
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 os.unlink(name, dir_fd=fd)

@@ -19,6 +19,7 @@ from evpn_boot.netlink.encode import CREATE
 from evpn_boot.netlink.observe import get_link
 from evpn_boot.plan.diff import collisions
 from evpn_boot.plan.model import Action, ObservedState, Plan
+from evpn_boot.state import pids
 from evpn_boot.state.model import Ownership
 
 CAP_NET_ADMIN = 12
@@ -76,7 +77,7 @@ def remove_stale_probes(scratch_prefix: str) -> list[str]:
             continue
         pid, _, rest = name[len(scratch_prefix):].partition("-")
         if rest and pid.isdigit():
-            stale = not _alive(int(pid))
+            stale = not pids.alive(int(pid))
         else:
             try:
                 stale = time.time() - os.stat(nsfd.path(name)).st_mtime > _STALE_UNNAMED_S
@@ -89,16 +90,6 @@ def remove_stale_probes(scratch_prefix: str) -> list[str]:
                 continue
             removed.append(name)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 #: What each probe link needs beyond its kind: IFLA_INFO_DATA, and whether it
