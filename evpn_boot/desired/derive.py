@@ -208,7 +208,7 @@ def _underlay_link(underlay: UnderlayConfig, index: int, problems: list[str]) ->
 def _vxlan_link(vni: int, node: NodeValues, mtu: int, port: int) -> LinkSpec:
     return LinkSpec(
         names.vxlan_name(vni), Side.ROUTER, LinkKind.VXLAN,
-        VxlanInfo(vni=vni, local=node.vtep.ip, port=port, learning=False),
+        VxlanInfo(vni=vni, local=node.vtep.ip, port=port, learning=False, link="lo"),
         master=names.bridge_name(vni), mtu=mtu, addrgenmode_none=True, brport=_VXLAN_PORT)
 
 
@@ -263,7 +263,8 @@ def _l2vni(l2: L2VniConfig, node: NodeValues, mtu: int, port: int) -> list[LinkS
     links = [
         LinkSpec(bridge, Side.ROUTER, LinkKind.BRIDGE, BridgeInfo(), master=l2.vrf, mtu=mtu,
                  mac=addressing.anycast_gateway_mac(l2.vni) if l2.gateway_ips else None,
-                 addresses=tuple(l2.gateway_ips), addrgenmode_none=True),
+                 # Link-local kept, as OpenPERouter does since its NDP flake (#342).
+                 addresses=tuple(l2.gateway_ips)),
         _vxlan_link(l2.vni, node, mtu, port),
     ]
     if l2.host_bridge is not False:
@@ -271,8 +272,7 @@ def _l2vni(l2: L2VniConfig, node: NodeValues, mtu: int, port: int) -> list[LinkS
                        else str(l2.host_bridge))
         rveth, hveth = names.router_l2_veth_name(l2.vni), names.host_l2_veth_name(l2.vni)
         links += [
-            LinkSpec(host_bridge, Side.HOST, LinkKind.BRIDGE, BridgeInfo(), mtu=mtu,
-                     addrgenmode_none=True),
+            LinkSpec(host_bridge, Side.HOST, LinkKind.BRIDGE, BridgeInfo(), mtu=mtu),
             LinkSpec(rveth, Side.ROUTER, LinkKind.VETH,
                      VethInfo(peer=hveth, peer_side=Side.HOST), master=bridge, mtu=mtu,
                      brport=_PLAIN_PORT),

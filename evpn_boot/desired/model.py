@@ -65,6 +65,9 @@ class VxlanInfo:
     local: IPAddress
     port: int
     learning: bool = False
+    #: The VXLAN's lower device (IFLA_VXLAN_LINK): "lo", as OpenPERouter requires
+    #: (it re-creates a VXLAN without it); "" = none.
+    link: str = "lo"
 
 
 @dataclass(frozen=True)

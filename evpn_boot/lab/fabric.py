@@ -148,7 +148,7 @@ def _add_link(link: Link) -> None:
         elif link.kind == "vxlan":
             assert link.vni is not None and link.local is not None
             data = encode.vxlan_data(VxlanInfo(vni=link.vni, local=ipaddress.ip_address(
-                link.local), port=VXLAN_PORT, learning=False))
+                link.local), port=VXLAN_PORT, learning=False, link=""))
         _call(sock, what, rtnl.RTM_NEWLINK, encode.CREATE,
               encode.link(link.name, extra=[encode.linkinfo(link.kind, data or None)]))
         if link.kind == "vxlan":

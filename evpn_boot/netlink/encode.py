@@ -57,9 +57,15 @@ def mac_bytes(mac: str) -> bytes:
 # -------------------------------------------------------------- kind data
 def vxlan_data(info: VxlanInfo) -> Attrs:
     local = rtnl.IFLA_VXLAN_LOCAL if info.local.version == 4 else rtnl.IFLA_VXLAN_LOCAL6
-    return [(rtnl.IFLA_VXLAN_ID, info.vni), (local, info.local.packed),
-            (rtnl.IFLA_VXLAN_PORT, be16(info.port)),
-            (rtnl.IFLA_VXLAN_LEARNING, u8(info.learning))]
+    attrs: Attrs = [(rtnl.IFLA_VXLAN_ID, info.vni), (local, info.local.packed),
+                    (rtnl.IFLA_VXLAN_PORT, be16(info.port)),
+                    (rtnl.IFLA_VXLAN_LEARNING, u8(info.learning))]
+    if info.link:
+        # Only ever "lo", created with the VXLAN in the router namespace.
+        if info.link != "lo":
+            raise ValueError(f"VXLAN lower device {info.link!r}: only 'lo' is supported")
+        attrs.append((rtnl.IFLA_VXLAN_LINK, rtnl.LOOPBACK_IFINDEX))
+    return attrs
 
 
 def vrf_data(info: VrfInfo) -> Attrs:

@@ -60,6 +60,7 @@ from evpn_boot.netlink.rtnl import (
     IFLA_VRF_TABLE,
     IFLA_VXLAN_ID,
     IFLA_VXLAN_LEARNING,
+    IFLA_VXLAN_LINK,
     IFLA_VXLAN_LOCAL,
     IFLA_VXLAN_LOCAL6,
     IFLA_VXLAN_PORT,
@@ -139,8 +140,10 @@ def _info(raw: RawLink, names: dict[int, str]) -> tuple[LinkKind, KindInfo]:  # 
                 if IFLA_VXLAN_LOCAL6 in data else ipaddress.IPv4Address(0)
         port = wire.as_be16(data[IFLA_VXLAN_PORT]) if IFLA_VXLAN_PORT in data else 0
         learning = bool(data[IFLA_VXLAN_LEARNING][0]) if IFLA_VXLAN_LEARNING in data else True
+        lower = as_u32(data[IFLA_VXLAN_LINK]) if IFLA_VXLAN_LINK in data else 0
         return kind, VxlanInfo(vni=as_u32(data[IFLA_VXLAN_ID]), local=local, port=port,
-                               learning=learning)
+                               learning=learning,
+                               link=names.get(lower, f"#{lower}") if lower else "")
     if kind is LinkKind.VRF:
         return kind, VrfInfo(table=as_u32(data[IFLA_VRF_TABLE]) if IFLA_VRF_TABLE in data
                              else 0)

@@ -117,6 +117,7 @@ IN6_ADDR_GEN_MODE_NONE: Final = 1
 
 # IFLA_INFO_DATA per kind.
 IFLA_VXLAN_ID: Final = 1
+IFLA_VXLAN_LINK: Final = 3       # u32 ifindex of the lower device
 IFLA_VXLAN_LOCAL: Final = 4
 IFLA_VXLAN_LEARNING: Final = 7
 IFLA_VXLAN_PORT: Final = 15      # big-endian u16
@@ -124,6 +125,8 @@ IFLA_VXLAN_LOCAL6: Final = 17
 IFLA_VRF_TABLE: Final = 1
 IFLA_VLAN_ID: Final = 1          # u16
 IFLA_MACVLAN_MODE: Final = 1
+#: ifindex of ``lo`` in every network namespace (the kernel's LOOPBACK_IFINDEX).
+LOOPBACK_IFINDEX: Final = 1
 VETH_INFO_PEER: Final = 1        # a struct ifinfomsg, then the peer's attributes
 
 #: IFLA_MACVLAN_MODE values by the names the configuration uses.

@@ -269,10 +269,15 @@ def _immutable_difference(want: LinkSpec, link: ObservedLink) -> str:
         return f"kind {link.kind_name or 'physical'} -> {want.kind.value}"
     if have.info != want.info:
         fields = getattr(want.info, "__dataclass_fields__", {})
-        differ = [f"{want.kind.value} {k} {getattr(have.info, k)} -> {getattr(want.info, k)}"
+        differ = [f"{want.kind.value} {k} {_shown(getattr(have.info, k))} -> "
+                  f"{_shown(getattr(want.info, k))}"
                   for k in fields if getattr(have.info, k) != getattr(want.info, k)]
         return ", ".join(differ)
     return ""
+
+
+def _shown(value: object) -> str:
+    return "none" if value == "" else str(value)
 
 
 def effective_group(want: LinkSpec) -> Optional[int]:

@@ -1,8 +1,11 @@
 """Per-node addresses from pool CIDRs and the node index (pure).
 
-The plan (DESIGN.md): VTEP = vtep_cidr network + N; router id = router_id_cidr
-network + N + 1; L3 VNI veth: router side = first usable address of local_cidr,
-host side = network + N + 2.  Every result is checked to lie inside its CIDR.
+The plan is OpenPERouter's (``internal/ipam/ipam.go``), so that its controller
+derives the same values at the same node index and adopts our links unchanged:
+VTEP = vtep_cidr network + N; router id = router_id_cidr network + N + 1; L3 VNI
+veth: router side = the network address of local_cidr, unless its last byte is 0,
+then the next one; host side = router side + N + 1.  Every result is checked to
+lie inside its CIDR (docs/openperouter.md, the adoption table).
 """
 
 from __future__ import annotations
@@ -52,15 +55,23 @@ def router_id(router_id_cidr: ipaddress.IPv4Network, index: int) -> ipaddress.IP
     return address
 
 
+def veth_router_offset(local_cidr: IPNetwork) -> int:
+    """0 (the network address itself) unless its last byte is 0, then 1: OpenPERouter's rule."""
+    return 1 if local_cidr.network_address.packed[-1] == 0 else 0
+
+
 def veth_router_side(local_cidr: IPNetwork) -> IPInterface:
-    address = offset_address(local_cidr, 1, what="veth router side (local_cidr + 1)",
-                             usable_only=True)
+    address = offset_address(local_cidr, veth_router_offset(local_cidr),
+                             what="veth router side (local_cidr network, +1 if it ends in 0)")
     return ipaddress.ip_interface(f"{address}/{local_cidr.prefixlen}")
 
 
 def veth_host_side(local_cidr: IPNetwork, index: int) -> IPInterface:
-    address = offset_address(local_cidr, index + 2,
-                             what="veth host side (local_cidr + index + 2)", usable_only=True)
+    """Router side + index + 1; never the broadcast address (OpenPERouter would assign it)."""
+    address = offset_address(local_cidr, veth_router_offset(local_cidr) + index + 1,
+                             what="veth host side (router side + index + 1)", usable_only=True)
+    if address == local_cidr.network_address:
+        raise AddressPlanError(f"veth host side: {address} is the network address")
     return ipaddress.ip_interface(f"{address}/{local_cidr.prefixlen}")
 
 
@@ -81,9 +92,18 @@ def router_mac(vtep: IPAddress) -> str:
     return "02:54:" + ":".join(f"{b:02x}" for b in tail)
 
 
+#: First two bytes of OpenPERouter's L2 gateway MAC (``internal/hostnetwork/bridge.go``).
+GATEWAY_MAC_HEADER = b"\x00\xf3"
+
+
 def anycast_gateway_mac(vni: int) -> str:
-    """The L2 VNI gateway MAC: identical on every node (distributed anycast gateway)."""
-    return "02:65:76:" + ":".join(f"{b:02x}" for b in vni.to_bytes(3, "big"))
+    """The L2 VNI gateway MAC, identical on every node (distributed anycast gateway).
+
+    OpenPERouter's: 00:f3 followed by VNI + 1 as a big-endian 32-bit number, so
+    that its controller finds the MAC it would set and leaves the bridge alone.
+    """
+    mac = GATEWAY_MAC_HEADER + (vni + 1).to_bytes(4, "big")
+    return ":".join(f"{b:02x}" for b in mac)
 
 
 def vrf_table(vni: int) -> int:

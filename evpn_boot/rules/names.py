@@ -14,8 +14,9 @@ VXLAN_PREFIX = "vni"
 HOST_VETH_PREFIX = "host-e-"
 ROUTER_VETH_PREFIX = "pe-e-"
 HOST_BRIDGE_PREFIX = "br-hs-"
-HOST_L2_VETH_PREFIX = "host-l-"
-ROUTER_L2_VETH_PREFIX = "pe-l-"
+#: Names of L2 VNI veths in evpn-boot 0.1 (OpenPERouter names L2 and L3 veths alike):
+#: still recognised so that an upgraded node's leftovers are ours to remove.
+LEGACY_L2_VETH_PREFIXES = ("host-l-", "pe-l-")
 
 
 def bridge_name(vni: int) -> str:
@@ -41,16 +42,19 @@ def host_bridge_name(vni: int) -> str:
 
 
 def host_l2_veth_name(vni: int) -> str:
-    """Host end of the veth wiring an L2 VNI to its host bridge."""
-    return f"{HOST_L2_VETH_PREFIX}{vni}"
+    """Host end of the veth wiring an L2 VNI to its host bridge: OpenPERouter names
+    it like an L3 VNI's (``vethNamesFromVNI``); VNIs are unique, so names are too."""
+    return host_veth_name(vni)
 
 
 def router_l2_veth_name(vni: int) -> str:
-    return f"{ROUTER_L2_VETH_PREFIX}{vni}"
+    return router_veth_name(vni)
 
 
+_PREFIXES = (BRIDGE_PREFIX, VXLAN_PREFIX, HOST_VETH_PREFIX, ROUTER_VETH_PREFIX,
+             HOST_BRIDGE_PREFIX, *LEGACY_L2_VETH_PREFIXES)
 _VNI_NAME = re.compile(
-    r"^(?P<prefix>br-pe-|vni|host-e-|pe-e-|br-hs-|host-l-|pe-l-)(?P<vni>[1-9][0-9]{0,7})$")
+    "^(?P<prefix>" + "|".join(map(re.escape, _PREFIXES)) + ")(?P<vni>[1-9][0-9]{0,7})$")
 
 
 def vni_from_name(name: str) -> Optional[int]:

@@ -49,7 +49,8 @@ with IPRoute() as ipr:
             vxlan = {"vni": data.get_attr("IFLA_VXLAN_ID"),
                      "local": data.get_attr("IFLA_VXLAN_LOCAL"),
                      "port": data.get_attr("IFLA_VXLAN_PORT"),
-                     "learning": bool(data.get_attr("IFLA_VXLAN_LEARNING"))}
+                     "learning": bool(data.get_attr("IFLA_VXLAN_LEARNING")),
+                     "link": names.get(data.get_attr("IFLA_VXLAN_LINK") or 0, "")}
         brport = None
         if port is not None and m.get_attr("IFLA_MASTER"):
             brport = {"learning": bool(port.get_attr("IFLA_BRPORT_LEARNING")),
@@ -86,7 +87,7 @@ def evpn_boot_view(netns: str) -> dict[str, dict[str, Any]]:
         vxlan = None
         if isinstance(info, VxlanInfo):
             vxlan = {"vni": info.vni, "local": str(info.local), "port": info.port,
-                     "learning": info.learning}
+                     "learning": info.learning, "link": info.link}
         out[raw.name] = {
             "name": spec.name, "index": raw.index, "kind": raw.kind, "master": spec.master,
             "mtu": spec.mtu, "mac": spec.mac, "up": spec.up, "group": spec.group,
@@ -122,5 +123,6 @@ def test_observer_agrees_with_pyroute2_after_apply(lab: Lab) -> None:  # noqa: F
     assert {link["kind"] for link in router.values()} >= {"bridge", "vxlan", "veth"}
     assert router["vni110"]["brport"] == {"learning": False, "neigh_suppress": True}
     assert router["vni110"]["vxlan"]["port"] == 4789
+    assert router["vni110"]["vxlan"]["link"] == "lo"   # OpenPERouter's VXLAN check
     assert router["br-pe-110"]["mac"] and router["eth1"]["group"] == 4242
     assert pyroute2_view(lab.host)["br-hs-110"]["group"] == 4243

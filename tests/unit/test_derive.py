@@ -88,8 +88,8 @@ def test_l2_only_has_no_vrf_and_host_bridge_wiring() -> None:
     desired = derive(load_config(Path(EXAMPLES[0].parent / "l2-only.toml")).config, FACTS)
     assert not desired.needs_vrf
     assert desired.link(Side.HOST, "br-hs-110").kind is LinkKind.BRIDGE
-    assert desired.link(Side.HOST, "host-l-110").master == "br-hs-110"
-    assert desired.link(Side.ROUTER, "pe-l-110").master == "br-pe-110"
+    assert desired.link(Side.HOST, "host-e-110").master == "br-hs-110"
+    assert desired.link(Side.ROUTER, "pe-e-110").master == "br-pe-110"
 
 
 def test_pool_example_derives_per_interface_index() -> None:

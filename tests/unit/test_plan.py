@@ -43,7 +43,8 @@ def _link(raw: dict[str, Any]) -> ObservedLink:
     info: Any = {
         LinkKind.BRIDGE: BridgeInfo,
         LinkKind.VXLAN: lambda: VxlanInfo(vni=raw["vni"], local=ipaddress.ip_address(
-            raw.get("local", "100.65.0.3")), port=raw.get("port", 4789), learning=False),
+            raw.get("local", "100.65.0.3")), port=raw.get("port", 4789), learning=False,
+            link=raw.get("link", "lo")),
         LinkKind.VETH: lambda: VethInfo(peer=raw["peer"], peer_side=Side(raw["peer_side"])),
         LinkKind.LOOPBACK: LoopbackInfo,
         LinkKind.PHYSICAL: PhysicalInfo,
@@ -140,5 +141,5 @@ def test_stages_are_monotonic_and_masters_first() -> None:
     assert stages == sorted(stages)
     created = [op.name for op in plan.by_action(Action.CREATE)]
     assert created.index("br-pe-110") < created.index("vni110")
-    assert created.index("br-pe-110") < created.index("pe-l-110")
+    assert created.index("br-pe-110") < created.index("pe-e-110")
     assert plan.ops[0].action is Action.CREATE_NETNS

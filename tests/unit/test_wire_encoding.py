@@ -168,7 +168,8 @@ def expected_info_data(spec: LinkSpec, recorder: Recorder) -> dict[str, Any]:
     info = spec.info
     if isinstance(info, VxlanInfo):
         return {"IFLA_VXLAN_ID": info.vni, "IFLA_VXLAN_LOCAL": str(info.local),
-                "IFLA_VXLAN_PORT": info.port, "IFLA_VXLAN_LEARNING": int(info.learning)}
+                "IFLA_VXLAN_PORT": info.port, "IFLA_VXLAN_LEARNING": int(info.learning),
+                "IFLA_VXLAN_LINK": 1}
     if isinstance(info, VrfInfo):
         return {"IFLA_VRF_TABLE": info.table}
     if isinstance(info, VlanInfo):
