@@ -85,6 +85,12 @@ class FrrConfig(_Strict):
     container_name: StrictStr = Field("evpn-boot-frr", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
     raw_config: StrictStr = Field(
         "", description="Appended verbatim at the end of frr.conf (no control characters).")
+    restart_time_s: int = Field(
+        300, strict=True, ge=1, le=4095,
+        description="BGP graceful restart time we advertise (and zebra's -K): how long peers "
+                    "keep our routes after our FRR stops. It must cover the handoff, until the "
+                    "reconciler's router pod (OpenPERouter's) has started and peered; exported "
+                    "as the Underlay's gracefulRestart.restartTimeSeconds.")
     version: Optional[StrictStr] = Field(
         None, pattern=r"^[0-9]+\.[0-9]+(\.[0-9]+)?$",
         description="FRR version of the image (what it can do, e.g. IPv6 VTEPs need >= 10.6); "

@@ -155,6 +155,7 @@ def derive(config: Config, facts: NodeFacts) -> DesiredState:
         vrfs=tuple(vrfs),
         l2vnis=tuple(FrrL2Vni(vni=l2.vni, vrf=l2.vrf) for l2 in config.l2vni),
         raw_config=config.frr.raw_config,
+        restart_time_s=config.frr.restart_time_s,
     )
     return DesiredState(
         node=node,

@@ -240,6 +240,8 @@ class FrrModel:
     vrfs: tuple[FrrVrf, ...] = ()
     l2vnis: tuple[FrrL2Vni, ...] = ()
     raw_config: str = ""
+    #: BGP graceful restart time we advertise; FRR's own default (120) is not spelt out.
+    restart_time_s: int = 120
     #: One config serves a pool whose nodes share an ASN, so EVPN routes from
     #: other nodes carry our own ASN in their path: accept it once.
     allowas_in: bool = True

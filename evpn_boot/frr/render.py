@@ -130,7 +130,7 @@ def render_all(model: FrrModel, secrets: Mapping[str, str]) -> RenderedFrr:
     """Every file of FRR's config dir."""
     return RenderedFrr(
         frr_conf=render_frr_conf(model, secrets),
-        daemons=_ENV.get_template("daemons.j2").render(),
+        daemons=_ENV.get_template("daemons.j2").render(m=model),
         vtysh_conf=_ENV.get_template("vtysh.conf.j2").render(),
         has_secrets=bool(secrets),
     )

@@ -85,10 +85,25 @@ def test_frr_rejects_broken_raw_config(raw: str, line_hint: str, tmp_path: Path)
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_no_explicit_graceful_restart_timers(name: str) -> None:
-    text = render_frr_conf(CASES[name], secrets_of(CASES[name]))
+    """Only a restart time that is not FRR's default (120) is spelt out, in every instance."""
+    model = CASES[name]
+    text = render_frr_conf(model, secrets_of(model))
     assert "bgp graceful-restart\n" in text
-    assert "graceful-restart restart-time" not in text
+    assert "graceful-restart restart-time 120" not in text
     assert "graceful-restart stalepath-time" not in text
+    instances = text.count("\nrouter bgp ")
+    spelt = text.count(f" bgp graceful-restart restart-time {model.restart_time_s}\n")
+    assert spelt == (0 if model.restart_time_s == 120 else instances)
+
+
+def test_restart_time_follows_the_config() -> None:
+    model = dataclasses.replace(CASES["example-lab-l3"], restart_time_s=120)
+    rendered = render_all(model, {})
+    assert "restart-time" not in rendered.frr_conf
+    assert " -K 120" in rendered.daemons
+    rendered = render_all(dataclasses.replace(model, restart_time_s=900), {})
+    assert rendered.frr_conf.count(" bgp graceful-restart restart-time 900\n") == 2
+    assert " -K 900" in rendered.daemons
 
 
 def test_underlay_block_per_design() -> None:

@@ -74,7 +74,7 @@ def test_graceful_restart_keeps_forwarding_state() -> None:
     rendered = render_all(CASES["example-lab-l3"], {})
     assert rendered.frr_conf.count(" bgp graceful-restart preserve-fw-state") == 2
     zebra = next(ln for ln in rendered.daemons.splitlines() if ln.startswith("zebra_options"))
-    assert " -K 120" in zebra
+    assert " -K 300" in zebra   # frr.restart_time_s's default
     assert " neighbor 192.168.11.2 timers connect 5" in rendered.frr_conf
 
 
