@@ -11,7 +11,7 @@ import functools
 import ipaddress
 from typing import Callable
 
-from evpn_boot.config import hazards
+from evpn_boot.config import hazards, openperouter
 from evpn_boot.config.frrversion import IPV6_VTEP_MIN, frr_version
 from evpn_boot.config.locate import KeyPath, format_path
 from evpn_boot.config.model import Config
@@ -234,7 +234,7 @@ def ipv6_vtep_frr_version(config: Config) -> list[Problem]:
 ALL_CHECKS: tuple[Check, ...] = (
     duplicate_vnis, duplicate_vrfs, l2vni_references, interface_names, cidrs, address_plan,
     neighbor_families, runtime_names, pool_router_mac, ipv6_vtep_frr_version,
-    *hazards.HAZARD_CHECKS,
+    *hazards.HAZARD_CHECKS, openperouter.openperouter_rules,
 )
 
 

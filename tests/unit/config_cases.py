@@ -336,3 +336,20 @@ HOSTILE: list[tuple[str, str, str, str]] = [
      "l3vni[0].import_rts[0]", "at most 65535"),
 ]
 BROKEN += HOSTILE
+
+# --- what OpenPERouter's CRDs reject, refused while [handoff] enabled (the default)
+OPENPEROUTER: list[tuple[str, str, str, str]] = [
+    ("opr-neighbor-port", sub("asn = 64512", "asn = 64512\nport = 16385"),
+     "underlay.neighbors[0].port", "above 16384"),
+    ("opr-vrf-dot", sub('vrf = "red"', 'vrf = "red.1"'), "l3vni[0].vrf", "no '.'"),
+    ("opr-host-asn-equals-asn", sub("host_asn = 64515", "host_asn = 64514"),
+     "l3vni[0].host_asn", "hostASN to differ"),
+    ("opr-host-bridge-dot", sub("[[l2vni]]\nvni = 110",
+                                '[[l2vni]]\nvni = 110\nhost_bridge = "br.tenant"'),
+     "l2vni[0].host_bridge", "linuxBridge.name"),
+    ("opr-two-v4-gateways", sub("[[l2vni]]\nvni = 110",
+                                '[[l2vni]]\nvni = 110\nvrf = "red"\n'
+                                'gateway_ips = ["192.170.1.1/24", "192.170.2.1/24"]'),
+     "l2vni[0].gateway_ips", "one IPv4 and one IPv6"),
+]
+BROKEN += OPENPEROUTER

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from evpn_boot.cli.main import main
-from tests.unit.config_cases import BROKEN, VALID
+from evpn_boot.config.load import parse_config
+from tests.unit.config_cases import BROKEN, OPENPEROUTER, VALID
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -122,3 +123,11 @@ def test_bad_cli_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "--node-index" in err
     code, _, err = run_cli(capsys, "no-such-command")
     assert code == 2 and "no-such-command" in err
+
+
+@pytest.mark.parametrize(("case_id", "text"), [(c[0], c[1]) for c in OPENPEROUTER],
+                         ids=[c[0] for c in OPENPEROUTER])
+def test_openperouter_rules_only_bind_with_the_handoff(case_id: str, text: str) -> None:
+    """With [handoff] enabled = false evpn-boot stays the owner: its own rules only."""
+    assert "enabled = true" in text
+    parse_config(text.replace("enabled = true", "enabled = false").encode(), case_id)
