@@ -37,6 +37,10 @@ _WHY = "OpenPERouter rejects it ([handoff] enabled; docs/openperouter.md)"
 def openperouter_rules(config: Config) -> list[Problem]:
     if not config.handoff.enabled:
         return []
+    return _underlay(config) + _l3vnis(config) + _l2vnis(config)
+
+
+def _underlay(config: Config) -> list[Problem]:
     problems: list[Problem] = []
     underlay = config.underlay
     if len(underlay.neighbors) > MAX_NEIGHBORS:
@@ -53,13 +57,18 @@ def openperouter_rules(config: Config) -> list[Problem]:
         problems.append((("underlay",),
                          f"underlay device name {device!r} does not match "
                          f"{CRD_DEVICE_NAME.pattern} (networkDevice.interfaceName): {_WHY}"))
+    return problems
+
+
+def _l3vnis(config: Config) -> list[Problem]:
+    problems: list[Problem] = []
     for i, l3 in enumerate(config.l3vni):
         if not CRD_VRF_NAME.fullmatch(l3.vrf):
             problems.append((("l3vni", i, "vrf"),
                              f"VRF name {l3.vrf!r} does not match {CRD_VRF_NAME.pattern} (a "
                              f"letter first; letters, digits, '_' and '-' only, no '.'): "
                              f"{_WHY}"))
-        if l3.host_asn == underlay.asn:
+        if l3.host_asn == config.underlay.asn:
             problems.append((("l3vni", i, "host_asn"),
                              f"host_asn {l3.host_asn} equals underlay.asn: the L3VNI CRD "
                              f"requires hostASN to differ from asn (an eBGP host session): "
@@ -69,6 +78,11 @@ def openperouter_rules(config: Config) -> list[Problem]:
                 problems.append((("l3vni", i, key),
                                  f"{len(rts)} route targets; at most {MAX_ROUTE_TARGETS}: "
                                  f"{_WHY}"))
+    return problems
+
+
+def _l2vnis(config: Config) -> list[Problem]:
+    problems: list[Problem] = []
     for i, l2 in enumerate(config.l2vni):
         if isinstance(l2.host_bridge, str) and not CRD_VRF_NAME.fullmatch(l2.host_bridge):
             problems.append((("l2vni", i, "host_bridge"),

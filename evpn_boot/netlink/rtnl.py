@@ -125,8 +125,6 @@ IFLA_VXLAN_LOCAL6: Final = 17
 IFLA_VRF_TABLE: Final = 1
 IFLA_VLAN_ID: Final = 1          # u16
 IFLA_MACVLAN_MODE: Final = 1
-#: ifindex of ``lo`` in every network namespace (the kernel's LOOPBACK_IFINDEX).
-LOOPBACK_IFINDEX: Final = 1
 VETH_INFO_PEER: Final = 1        # a struct ifinfomsg, then the peer's attributes
 
 #: IFLA_MACVLAN_MODE values by the names the configuration uses.

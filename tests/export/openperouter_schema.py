@@ -231,7 +231,8 @@ def _underlay_rules(spec: dict[str, Any]) -> list[tuple[str, bool]]:
         out += _neighbor_rules(n)
     for i in spec.get("interfaces", []):
         out.append(("type/config mismatch: networkDevice must be set if and only if type is "
-                    "'NetworkDevice'", ("networkDevice" in i) == (i.get("type") == "NetworkDevice")))
+                    "'NetworkDevice'",
+                    ("networkDevice" in i) == (i.get("type") == "NetworkDevice")))
     cidrs = spec.get("tunnelEndpoint", {}).get("cidrs", [])
     out += [("all entries must be valid CIDRs", all(_is_cidr(c) for c in cidrs)),
             ("at most one IPv4 CIDR is allowed", _family_count(cidrs, 4) <= 1),
