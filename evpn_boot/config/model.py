@@ -168,7 +168,8 @@ class L3VniConfig(_Strict):
     vrf: IfName
     vni: Vni
     local_cidr: IPv4Network = Field(
-        description="veth leg: router side first address, host side network + index + 2.")
+        description="veth leg (OpenPERouter's rule): router side the network address, or "
+                    "the next one when it ends in 0; host side router side + index + 1.")
     local_cidr_v6: Optional[IPNetwork] = None
     host_asn: Asn
     table: Optional[int] = Field(None, strict=True, ge=256, le=2**32 - 2)

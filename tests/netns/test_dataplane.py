@@ -136,11 +136,11 @@ def check_l2_dataplane(lab: Lab) -> None:
         port = vx["linkinfo"]["info_slave_data"]
         assert port["learning"] is False and port["neigh_suppress"] is True
         assert lab.addrs(lab.router, f"br-pe-{vni}") == set()
-    assert r["pe-l-110"]["master"] == "br-pe-110" and "UP" in r["pe-l-110"]["flags"]
+    assert r["pe-e-110"]["master"] == "br-pe-110" and "UP" in r["pe-e-110"]["flags"]
     assert h["br-hs-110"]["group"] == "4243" and h["br-hs-110"]["mtu"] == vxlan_mtu
-    assert h["host-l-110"]["master"] == "br-hs-110" and h["host-l-110"]["group"] == "4243"
-    assert "UP" in h["host-l-110"]["flags"] and h["host-l-110"]["mtu"] == vxlan_mtu
-    assert h["host-l-110"]["link_netnsid"] is not None
+    assert h["host-e-110"]["master"] == "br-hs-110" and h["host-e-110"]["group"] == "4243"
+    assert "UP" in h["host-e-110"]["flags"] and h["host-e-110"]["mtu"] == vxlan_mtu
+    assert h["host-e-110"]["link_netnsid"] is not None
     sysctl = subprocess.run(["ip", "netns", "exec", lab.router, "sysctl", "-n",
                              "net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter"],
                             text=True, capture_output=True, check=True).stdout.split()
@@ -149,7 +149,7 @@ def check_l2_dataplane(lab: Lab) -> None:
     assert state["nic"] == {"name": "eth1", "mtu": 9000, "up": True,
                             "addresses": ["192.168.11.3/24"]}
     assert oct((lab.tmp / "state" / "state.json").stat().st_mode & 0o777) == "0o600"
-    assert set(state["host_links"]) == {"br-hs-110", "host-l-110"}
+    assert set(state["host_links"]) == {"br-hs-110", "host-e-110"}
 
 
 def assert_in_sync(lab: Lab) -> None:
@@ -186,12 +186,12 @@ def test_drift_is_repaired(lab: Lab) -> None:
     ip("link", "set", "vni110", "master", "br-pe-120", netns=lab.router)  # master changed
     ip("addr", "del", "100.65.0.3/32", "dev", "lo", netns=lab.router)     # address removed
     ip("link", "set", "br-hs-110", "mtu", "1400", netns=lab.host)         # MTU changed
-    ip("link", "set", "pe-l-110", "down", netns=lab.router)               # flag changed
+    ip("link", "set", "pe-e-110", "down", netns=lab.router)               # flag changed
     plan = lab.cli("plan", "--exit-code", check=False)
     assert plan.returncode == 3
     for line in ("+ link router/vni120", "~ link router/vni110: master br-pe-120 -> br-pe-110",
                  "+ address 100.65.0.3/32 on router/lo", "~ link host/br-hs-110: mtu 1400 -> 8950",
-                 "~ link router/pe-l-110: state down -> up"):
+                 "~ link router/pe-e-110: state down -> up"):
         assert line in plan.stdout
     lab.cli("apply", "--skip-frr")
     check_l2_dataplane(lab)
