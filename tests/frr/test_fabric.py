@@ -282,6 +282,9 @@ def test_fabric_lifecycle(fabric: Fabric) -> None:
     gr = (leaf.vtysh("show bgp neighbors 192.168.11.3 json") or {}).get(
         "192.168.11.3", {}).get("gracefulRestartInfo", {})
     assert gr.get("ipv4Unicast", {}).get("fBit") is True, gr
+    # The restart time the leaf keeps our routes for is ours (frr.restart_time_s),
+    # long enough for the reconciler's router pod after the handoff.
+    assert gr.get("timers", {}).get("receivedRestartTimer") == 300, gr
     assert vtep_route(fab), "no BGP route to the remote VTEP before the kill"
     gaps: list[float] = []
     watching = threading.Event()
