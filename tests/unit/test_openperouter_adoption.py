@@ -192,3 +192,8 @@ def test_deliberate_differences_are_what_we_do() -> None:
     assert v4.link(Side.ROUTER, "red").info == type(v4.link(Side.ROUTER, "red").info)(table=1100)
     assert v4.link(Side.ROUTER, "br-pe-100").mac == v4.node.router_mac
     assert v4.link(Side.ROUTER, "vni100").mtu == 1450
+    no_bridge = derive(parse_config(CONFIG.format(
+        index=1, vtep="100.65.0.0/24", local=POOLS[0][0], local6=POOLS[0][1],
+        neighbor="192.168.11.2", frr="").replace("host_bridge = true", "host_bridge = false")
+        .encode()), NodeFacts(hostname="n"))
+    assert not [link for link in no_bridge.links if link.name.endswith("-e-110")]
