@@ -94,6 +94,15 @@ class FakeApiServer:
         with self._lock:
             self._apply(name, {"metadata": {"annotations": {key: value}}})
 
+    def labels(self, name: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self.nodes[name]["metadata"].get("labels") or {})
+
+    def set_label(self, name: str, key: str, value: Optional[str]) -> None:
+        """A label change by another user (an admin, nodemarker)."""
+        with self._lock:
+            self._apply(name, {"metadata": {"labels": {key: value}}})
+
     def inject(self, method: str, code: int, times: int = 1) -> None:
         with self._lock:
             self._injected.extend([(method, code)] * times)

@@ -45,7 +45,7 @@ ALLOWED: dict[str, frozenset[str]] = {name: frozenset(deps) for name, deps in {
     "netlink": {"state", "clock", "errors", "config", "rules", "desired", "plan"},
     "frr": {"runtime", "systemd", "state", *_HELPERS, "errors", "templating", "config",
             "desired"},
-    "k8s": {"errors", "desired"},
+    "k8s": {"clock", "errors", "desired"},
     "state": {"clock", "fsutil", "errors", "desired"},
     "runtime": {"clock", "command", "errors"},
     "systemd": {"clock", "command", "errors"},
@@ -53,7 +53,8 @@ ALLOWED: dict[str, frozenset[str]] = {name: frozenset(deps) for name, deps in {
     "fsutil": {"errors"},
     "clock": set(),
     "plan": {"desired", "state.model"},          # the ownership record: a pure value
-    "provision": {"errors", "templating", "config", "runtime.spec"},  # the container spec
+    "provision": {"errors", "templating", "config", "runtime.spec",  # the container spec
+                  "k8s.gate"},                                    # the gate's label
     "export": {"config"},
     "desired": {"config", "rules"},
     "config": {"errors", "rules"},
