@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -93,54 +93,52 @@ class Decision:
 def classify(node: NodeView, others: Sequence[NodeView], settings: Settings,
              now: float) -> NodeStatus:
     """Where ``node`` stands (``others``: every other Node, for index conflicts)."""
-    def status(stage: Stage, reason: str = "") -> NodeStatus:
-        return NodeStatus(node.name, stage, reason)
-
     if node.state is None:
-        return status(Stage.FOREIGN)
+        return NodeStatus(node.name, Stage.FOREIGN)
     age = None if node.requested_at is None else now - node.requested_at
-    late = age is not None and age > settings.stuck_after_s
-    if node.state == "released" and node.gate_closed:
-        # The gate closes at boot before evpn-boot republishes: a reboot.
-        return status(Stage.BOOTING, "rebooted after a release: gate closed, waiting for "
-                                     "evpn-boot to publish supervising")
+    late = f"{age:.0f}s after the request" if age is not None and \
+        age > settings.stuck_after_s else ""
     if node.state == "released":
-        if node.router_ready:
-            return status(Stage.DONE)
-        what = ("no OpenPERouter router pod" if node.router_ready is None
-                else "OpenPERouter router pod not Ready")
-        if late:
-            return status(Stage.STUCK, f"{what} {age:.0f}s after the request")
-        return status(Stage.RELEASED, what)
+        return _released(node, late)
     if node.state != "supervising":
-        return status(Stage.BOOTING, f"evpn-boot.io/state is {node.state!r}")
+        return NodeStatus(node.name, Stage.BOOTING, f"evpn-boot.io/state is {node.state!r}")
     if node.requested:
-        if late:
-            return status(Stage.STUCK, f"evpn-boot has not released {age:.0f}s after the "
-                                       "request")
-        return status(Stage.REQUESTED, "waiting for evpn-boot to release")
-    reason = _blocker(node, others, settings)
-    return status(Stage.BLOCKED, reason) if reason else status(Stage.ELIGIBLE)
+        return (NodeStatus(node.name, Stage.STUCK, f"evpn-boot has not released {late}")
+                if late else
+                NodeStatus(node.name, Stage.REQUESTED, "waiting for evpn-boot to release"))
+    reason = next((why for why in _blockers(node, others, settings) if why), "")
+    return NodeStatus(node.name, Stage.BLOCKED if reason else Stage.ELIGIBLE, reason)
 
 
-def _blocker(node: NodeView, others: Sequence[NodeView], settings: Settings) -> str:
-    if node.hold:
-        return "held (evpn-boot.io/handoff-hold)"
-    if not node.gate_closed:
-        return "gate evpn-boot.io/gate is not 'supervising' (OpenPERouter's pods may run here)"
-    if node.openpe_index != node.node_index:
-        return (f"openpe.io/nodeindex is {node.openpe_index!r}, evpn-boot uses "
-                f"{node.node_index!r}")
+def _released(node: NodeView, late: str) -> NodeStatus:
+    if node.gate_closed:
+        # The gate closes at boot before evpn-boot republishes: a reboot.
+        return NodeStatus(node.name, Stage.BOOTING, "rebooted after a release: gate closed, "
+                                                    "waiting for evpn-boot to publish "
+                                                    "supervising")
+    if node.router_ready:
+        return NodeStatus(node.name, Stage.DONE)
+    what = ("no OpenPERouter router pod" if node.router_ready is None
+            else "OpenPERouter router pod not Ready")
+    return (NodeStatus(node.name, Stage.STUCK, f"{what} {late}") if late
+            else NodeStatus(node.name, Stage.RELEASED, what))
+
+
+def _blockers(node: NodeView, others: Sequence[NodeView],
+              settings: Settings) -> Iterator[str]:
+    """Why ``node`` may not be requested yet, most fundamental first ("" = no reason)."""
+    yield "held (evpn-boot.io/handoff-hold)" if node.hold else ""
+    yield ("" if node.gate_closed else
+           "gate evpn-boot.io/gate is not 'supervising' (OpenPERouter's pods may run here)")
+    yield ("" if node.openpe_index == node.node_index else
+           f"openpe.io/nodeindex is {node.openpe_index!r}, evpn-boot uses {node.node_index!r}")
     clash = sorted(o.name for o in others
                    if o.openpe_index is not None and o.openpe_index == node.openpe_index)
-    if clash:
-        return f"openpe.io/nodeindex {node.openpe_index} is also on {', '.join(clash)}"
-    if not node.resources:
-        return "no OpenPERouter Underlay selects this node"
+    yield f"openpe.io/nodeindex {node.openpe_index} is also on {', '.join(clash)}" \
+        if clash else ""
+    yield "" if node.resources else "no OpenPERouter Underlay selects this node"
     missing = [i for i in settings.images if i not in node.images]
-    if missing:
-        return "images not on the node: " + ", ".join(missing)
-    return ""
+    yield "images not on the node: " + ", ".join(missing) if missing else ""
 
 
 def decide(nodes: Sequence[NodeView], settings: Settings, *, paused: bool,
