@@ -127,14 +127,14 @@ def status(opts: _Opts, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
-    if not data:
-        click.echo(f"no status yet: the controller has not written "
-                   f"{opts.spec.namespace}/{opts.spec.configmap}")
-        return
     paused = data.get("paused", "").lower() == "true"
-    click.echo(f"{data.get('summary', '(no summary)')}" + ("  [paused]" if paused and not
-                                                           data.get("summary", "").startswith(
-                                                               "paused") else ""))
+    summary = data.get("summary")
+    if summary is None:
+        summary = (f"{'paused' if paused else 'no status yet'}: the controller has not "
+                   f"written {opts.spec.namespace}/{opts.spec.configmap} yet")
+    elif paused and not summary.startswith("paused"):
+        summary += "  (paused: takes effect at the controller's next poll)"
+    click.echo(summary)
     for node in json.loads(data.get("nodes") or "[]"):
         if node["stage"] == "not-evpn-boot":
             continue

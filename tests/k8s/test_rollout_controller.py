@@ -197,3 +197,26 @@ def test_rollout_one_at_a_time_stops_at_a_stuck_node_and_repeats_after_a_reboot(
     # Every node got exactly one router pod per handoff, a two (created, deleted, created).
     assert [e[2] for e in api.pod_events if e[0] == "a"] == ["created", "deleted", "created"]
     assert [e[2] for e in api.pod_events if e[0] in ("b", "c")] == ["created", "created"]
+
+
+def test_admin_commands_fail_clearly(cluster: Cluster, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from evpn_boot.cli.main import main
+    api, _, admin = cluster
+    # Pausing before the controller ever ran creates the ConfigMap.
+    assert "paused" in admin_cli(admin, "pause")
+    assert api.configmaps[("evpn-boot", "evpn-boot-handoff")]["data"] == {"paused": "true"}
+    assert admin_cli(admin, "status").startswith("paused")
+    api.stop()
+    with pytest.raises(SystemExit) as exited:
+        main(["handoff-controller", "--kubeconfig", str(admin), "status"])
+    assert exited.value.code == 9
+    assert f"Kubernetes API: GET /api/v1/namespaces/evpn-boot/configmaps/evpn-boot-handoff " \
+           f"at {api.url}" in capsys.readouterr().err
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        main(["handoff-controller", "pause"])
+    assert exited.value.code == 2
+    assert "no credentials" in capsys.readouterr().err
