@@ -28,8 +28,10 @@ against the project's TLS API server).
 
 from __future__ import annotations
 
+import grp
 import json
 import os
+import pwd
 import signal
 import ssl
 import subprocess
@@ -240,12 +242,15 @@ def router(why: str) -> None:
     work = Path("/run/openpe-router")
     work.mkdir(parents=True, exist_ok=True)
     (work / "bgpd.conf").write_text("router bgp 64514\n bgp router-id 10.0.0.2\n")
+    # As FRR's own user (in the frrvty group; root is not, and bgpd refuses).
+    for path in (work, work / "bgpd.conf"):
+        os.chown(path, pwd.getpwnam("frr").pw_uid, grp.getgrnam("frr").gr_gid)
     log = os.open(RUN / "router-standin.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.execvp("nsenter", ["nsenter", f"--net={NETNS}", "/usr/lib/frr/bgpd", "-Z",
                           "-f", str(work / "bgpd.conf"), "-i", str(work / "bgpd.pid"),
-                          "--vty_socket", str(work), "-u", "root", "-g", "root"])
+                          "--vty_socket", str(work), "-u", "frr", "-g", "frr"])
 
 
 def request_handoff() -> None:
