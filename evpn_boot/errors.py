@@ -21,6 +21,7 @@ class ErrorKind(enum.Enum):
     VERIFY = "verify"                # applied, but the kernel does not match afterwards
     USAGE = "usage"                  # bad command-line arguments
     STATE = "state"                  # a state or release record is corrupt or not ours
+    API = "api"                      # the Kubernetes API refused or could not be reached
 
 
 EXIT_CODES: dict[ErrorKind, int] = {
@@ -32,6 +33,7 @@ EXIT_CODES: dict[ErrorKind, int] = {
     ErrorKind.FRR_REJECTED: 6,
     ErrorKind.VERIFY: 7,
     ErrorKind.STATE: 8,
+    ErrorKind.API: 9,
 }
 
 #: ``plan --exit-code`` exits with this when changes are pending (not an error).

@@ -9,7 +9,7 @@ file (tests/unit/test_dead_code.py does) fails when a listed name is gone.
 import dataclasses
 from types import SimpleNamespace
 
-from evpn_boot.cli import export_cmds, frr_cmds, lab_cmds, main, provision_cmds
+from evpn_boot.cli import export_cmds, frr_cmds, handoff_cmds, lab_cmds, main, provision_cmds
 from evpn_boot.config import model as config_model
 from evpn_boot.desired import model as desired_model
 from evpn_boot.k8s import client
@@ -28,6 +28,8 @@ export_cmds.openperouter
 frr_cmds.render_frr
 lab_cmds.fabric_down
 provision_cmds.render_ignition
+handoff_cmds.pause                   # subcommands of the handoff-controller group
+handoff_cmds.resume
 provision_cmds.render_butane
 provision_cmds.render_cloud_init
 provision_cmds.install_units

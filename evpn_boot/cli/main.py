@@ -45,6 +45,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                       "Place the systemd units (pip installs) and enable evpn-boot."),
     "frr-container": ("evpn_boot.cli.provision_cmds:frr_container",
                       "The FRR container as evpn-boot-frr.service runs it."),
+    "handoff-controller": ("evpn_boot.cli.handoff_cmds:handoff_controller",
+                           "The in-cluster half of the handoff (run, status, pause, resume)."),
     "run": ("evpn_boot.cli.run_cmd:run",
             "The boot service: apply, start FRR, READY=1, supervise until handoff."),
 }
@@ -105,7 +107,8 @@ def cli(ctx: click.Context, config_path: Path, node_index: Optional[int]) -> Non
     Exit codes: 0 ok, 1 preflight failed, 2 invalid config or arguments,
     3 changes pending (plan --exit-code), 4 runtime failure, 5 another run holds
     the lock, 6 FRR rejected the rendered config, 7 verification failed,
-    8 a state or release record is corrupt or not evpn-boot's (see teardown).
+    8 a state or release record is corrupt or not evpn-boot's (see teardown),
+    9 the Kubernetes API refused or could not be reached (handoff-controller).
     """
     ctx.obj = Context(config_path, node_index)
 

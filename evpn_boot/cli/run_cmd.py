@@ -66,6 +66,7 @@ def run(ctx: Context, no_frr: bool, log_level: Optional[str]) -> None:
         frr=None if no_frr else adapters.frr_service(pulse),
         handoff=adapters.K8sHandoffFactory(pulse),
         ledger=adapters.RunDirLedger(),
+        gate=adapters.K8sBootGate(pulse),
     )
     try:
         code = run_daemon(ports, loader, pulse, Options(log_level=log_level))

@@ -212,6 +212,9 @@ class HandoffConfig(_Strict):
 
     enabled: StrictBool = True
     kubeconfig: Optional[AbsPath] = Field(None, description="Default: discovered (kubelet's).")
+    gate_timeout_s: Seconds = Field(20.0, description=(
+        "How long, before READY, to try closing the OpenPERouter gate on the Node "
+        "(docs/handoff.md); READY follows either way."))
 
 
 class Config(_Strict):

@@ -119,6 +119,23 @@ class K8sHandoffFactory:
         return K8sHandoff(target, release, self.clock, released=released)
 
 
+class K8sBootGate:
+    """BootGate onto :func:`evpn_boot.k8s.boot_gate.close_gate` (waits through ``clock``)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def close(self, target: Target) -> tuple[bool, str]:
+        from evpn_boot.k8s.boot_gate import close_gate
+        from evpn_boot.k8s.controller import identity_for
+        d = target.desired
+        node = identity_for(d.node.name, target.digest, d.runtime.netns, d.node.index)
+        outcome = close_gate(node.node_name, node.node_index, clock=self.clock,
+                             timeout=target.config.handoff.gate_timeout_s,
+                             kubeconfig_path=target.config.handoff.kubeconfig)
+        return outcome.closed, outcome.message
+
+
 # ---------------------------------------------------------------- release ledger
 
 

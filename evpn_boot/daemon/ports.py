@@ -132,6 +132,16 @@ class HandoffFactory(Protocol):
                  released: bool = False) -> Optional[Handoff]: ...
 
 
+class BootGate(Protocol):
+    """Closes the gate that keeps OpenPERouter's pods off the node (before READY).
+
+    Bounded: returns whether the gate is known closed and a line for the log;
+    never raises for an unreachable API (:mod:`evpn_boot.k8s.boot_gate`).
+    """
+
+    def close(self, target: Target) -> tuple[bool, str]: ...
+
+
 class ReleaseLedger(Protocol):
     """Remembers until the next reboot that the node was handed over."""
 
@@ -154,3 +164,4 @@ class Ports:
     frr: Optional[FrrRuntime] = None              # None: --no-frr (dataplane only)
     handoff: Optional[HandoffFactory] = None      # None: handoff disabled or unavailable
     ledger: Optional[ReleaseLedger] = None        # None: releases are not remembered
+    gate: Optional[BootGate] = None               # None: no gate to close before READY

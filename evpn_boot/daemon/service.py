@@ -131,7 +131,7 @@ class Pipeline:
                 return None
 
         verdict = self.await_readiness(target)
-        if verdict is None:
+        if verdict is None or not self.close_gate(target):
             return None
         started = Started(target, report, frr_state, verdict)
         set_phase("ready")
@@ -142,6 +142,24 @@ class Pipeline:
             log.warning("%s", status)
         self.ports.notifier.ready(status)
         return started
+
+    def close_gate(self, target: Target) -> bool:
+        """Before READY (so before kubelet): keep OpenPERouter's pods off this node.
+
+        After EVPN is up, since the API path may ride the fabric; bounded by
+        ``[handoff] gate_timeout_s``, and READY follows either way.  False when
+        asked to stop meanwhile.
+        """
+        gate = self.ports.gate
+        if gate is None or not target.config.handoff.enabled:
+            return True
+        self.phase("gate", f"closing the OpenPERouter gate, up to "
+                           f"{target.config.handoff.gate_timeout_s:g}s")
+        self.ports.notifier.extend_timeout(target.config.handoff.gate_timeout_s
+                                           + self.options.extend_margin_s)
+        closed, message = gate.close(target)
+        log.log(logging.INFO if closed else logging.WARNING, "%s", message)
+        return not self._stopping()
 
     def await_readiness(self, target: Target) -> Optional[Verdict]:
         """Wait (bounded) for the configured condition; None when asked to stop."""

@@ -95,6 +95,26 @@ class ApiClient:
         return self._json(self._request("PATCH", _node_path(name), body=body,
                                         content_type=MERGE_PATCH, what=what), what)
 
+    # ------------------------------------------- the handoff controller's calls
+
+    def get_path(self, path: str, query: Optional[dict[str, str]] = None) -> dict[str, Any]:
+        """GET an API path (a list or an object), e.g. ``/api/v1/nodes``."""
+        full = path + ("?" + urllib.parse.urlencode(query) if query else "")
+        what = f"GET {path}"
+        return self._json(self._request("GET", full, what=what), what)
+
+    def patch_path(self, path: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """JSON merge patch of the object at ``path``."""
+        what = f"patch {path}"
+        return self._json(self._request("PATCH", path, body=json.dumps(patch).encode(),
+                                        content_type=MERGE_PATCH, what=what), what)
+
+    def create_path(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` to the collection at ``path``."""
+        what = f"create in {path}"
+        return self._json(self._request("POST", path, body=json.dumps(body).encode(),
+                                        content_type="application/json", what=what), what)
+
     # ------------------------------------------------------------------ internals
 
     def _request(self, method: str, path: str, *, what: str, body: Optional[bytes] = None,

@@ -23,6 +23,13 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from evpn_boot.k8s.failures import Failure
+from evpn_boot.k8s.gate import (
+    ANN_OPENPE_NODEINDEX,
+    GATE_CLOSED,
+    LABEL_GATE,
+    annotations_of,
+    open_labels,
+)
 
 PREFIX = "evpn-boot.io/"
 ANN_STATE = PREFIX + "state"
@@ -30,8 +37,6 @@ ANN_CONFIG_DIGEST = PREFIX + "config-digest"
 ANN_NETNS = PREFIX + "netns"
 ANN_NODE_INDEX = PREFIX + "node-index"
 ANN_HANDOFF = PREFIX + "handoff"
-#: OpenPERouter's own node index annotation; written only when absent.
-ANN_OPENPE_NODEINDEX = "openpe.io/nodeindex"
 
 STATE_SUPERVISING = "supervising"
 STATE_RELEASED = "released"
@@ -90,13 +95,6 @@ class Note:
     message: str
 
 
-def annotations_of(node: dict[str, Any]) -> dict[str, str]:
-    metadata = node.get("metadata") or {}
-    annotations = metadata.get("annotations") or {}
-    return {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, dict) \
-        else {}
-
-
 def publish_patch(identity: Identity, node: dict[str, Any]) -> tuple[dict[str, Any], list[Note]]:
     """The merge patch that publishes ``identity`` on ``node`` (as just read).
 
@@ -120,14 +118,16 @@ def publish_patch(identity: Identity, node: dict[str, Any]) -> tuple[dict[str, A
         notes.append(Note(logging.INFO, f"handoff: clearing a stale {ANN_HANDOFF}="
                                         f"{current[ANN_HANDOFF]!r} from before this run"))
     existing = current.get(ANN_OPENPE_NODEINDEX)
-    if existing is None:
-        annotations[ANN_OPENPE_NODEINDEX] = str(identity.node_index)
-    elif existing != str(identity.node_index):
+    annotations[ANN_OPENPE_NODEINDEX] = str(identity.node_index)
+    if existing is not None and existing != str(identity.node_index):
+        # nodemarker's index: no OpenPERouter pod runs here while the gate is
+        # closed (evpn_boot.k8s.gate), so evpn-boot's index replaces it.
         notes.append(Note(logging.WARNING, (
-            f"handoff: Node {identity.node_name} has {ANN_OPENPE_NODEINDEX}={existing!r} but "
-            f"evpn-boot uses node index {identity.node_index}; left unchanged, the "
-            "reconciler will derive different addresses")))
-    metadata: dict[str, Any] = {"annotations": annotations}
+            f"handoff: Node {identity.node_name} had {ANN_OPENPE_NODEINDEX}={existing!r}; "
+            f"set to evpn-boot's node index {identity.node_index} (the gate is closed, "
+            "so no OpenPERouter component has used it on this node)")))
+    metadata: dict[str, Any] = {"annotations": annotations,
+                                "labels": {LABEL_GATE: GATE_CLOSED}}
     version = (node.get("metadata") or {}).get("resourceVersion")
     if version:
         metadata["resourceVersion"] = version
@@ -135,7 +135,8 @@ def publish_patch(identity: Identity, node: dict[str, Any]) -> tuple[dict[str, A
 
 
 def released_patch() -> dict[str, Any]:
-    return {"metadata": {"annotations": {ANN_STATE: STATE_RELEASED}}}
+    """state=released and the gate opened, in one patch: OpenPERouter's pods may start."""
+    return {"metadata": {"annotations": {ANN_STATE: STATE_RELEASED}, "labels": open_labels()}}
 
 
 class HandoffMachine:

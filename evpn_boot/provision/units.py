@@ -11,6 +11,7 @@ import dataclasses
 import shlex
 from collections.abc import Iterator
 
+from evpn_boot.k8s.gate import kubelet_node_labels
 from evpn_boot.provision.frr_container import (
     UNIT_CIDFILE,
     quadlet_keys,
@@ -83,6 +84,7 @@ def render_units(p: UnitParams, *, quadlet: bool = True) -> list[RenderedFile]:
         "frr_argv": _shell_join(systemd_run_argv(spec, "/usr/bin/podman", UNIT_CIDFILE)),
         "cidfile": UNIT_CIDFILE,
         "quadlet": quadlet_keys(spec),
+        "gate_labels": kubelet_node_labels(),
     }
 
     def render(template: str) -> str:

@@ -17,6 +17,7 @@ from typing import Callable
 import pytest
 import trustme
 
+from evpn_boot.k8s.gate import ANN_OPENPE_NODEINDEX, LABEL_GATE
 from evpn_boot.k8s.handoff import ANN_HANDOFF, ANN_STATE
 from tests.daemon.test_run_netns import Node, node  # noqa: F401 - fixture
 from tests.k8s.apiserver import FakeApiServer
@@ -45,11 +46,19 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 def test_handoff_releases_and_exits(node: Node, notify: NotifyListener,  # noqa: F811
                                     api: FakeApiServer, tmp_path: Path,
                                     write_kubeconfig: Callable[..., Path]) -> None:  # noqa: F811
+    # As after a reboot that followed a release: the gate is open and
+    # nodemarker's index is on the Node.  READY must follow closing the gate.
+    api.set_label("node3", LABEL_GATE, "released")
+    api.set_annotation("node3", ANN_OPENPE_NODEINDEX, "0")
+    api.set_annotation("node3", ANN_STATE, "released")
     kubeconfig = write_kubeconfig(api, user="node3")
     node.config.write_text(node_config(host_netns=node.host, router_netns=node.router,
                                        workdir=node.workdir, vnis=[110], kubeconfig=kubeconfig))
     with daemon(node.config, notify, tmp_path / "run.log") as proc:
         proc.wait_ready()
+        # Closed before READY=1 (so before kubelet would start):
+        assert api.labels("node3")[LABEL_GATE] == "supervising"
+        assert api.annotations("node3")[ANN_OPENPE_NODEINDEX] == "3"
         _wait(lambda: api.annotations("node3").get(ANN_STATE) == "supervising", 30,
               "the published annotations")
         assert proc.proc.poll() is None
@@ -57,6 +66,7 @@ def test_handoff_releases_and_exits(node: Node, notify: NotifyListener,  # noqa:
         assert proc.wait(timeout=60) == 0, proc.output()
     assert notify.compact()[-1].startswith("STATUS:released to the in-cluster reconciler")
     assert api.annotations("node3")[ANN_STATE] == "released"
+    assert api.labels("node3")[LABEL_GATE] == "released"      # the gate opened at release
     # Released, not torn down: the dataplane stays for the reconciler to adopt.
     assert node.router in list_netns()
     assert "vni110" in node.links(node.router)
@@ -69,10 +79,12 @@ def test_unreachable_api_does_not_block_ready(node: Node, notify: NotifyListener
     kubeconfig = write_kubeconfig(api, user="node3")
     api.stop()
     node.config.write_text(node_config(host_netns=node.host, router_netns=node.router,
-                                       workdir=node.workdir, vnis=[110], kubeconfig=kubeconfig))
+                                       workdir=node.workdir, vnis=[110], kubeconfig=kubeconfig,
+                                       gate_timeout_s=2))
     with daemon(node.config, notify, tmp_path / "run.log") as proc:
         ready = proc.wait_ready()
         assert ready["STATUS"].startswith("ready: ")
+        assert "gate not closed within 2s" in proc.output()
         time.sleep(1.5)
         assert proc.proc.poll() is None
         proc.signal(signal.SIGTERM)

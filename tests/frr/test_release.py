@@ -26,6 +26,7 @@ from typing import Any, Callable
 import pytest
 import trustme
 
+from evpn_boot.k8s.gate import GATE_CLOSED, LABEL_GATE
 from evpn_boot.k8s.handoff import ANN_HANDOFF, ANN_STATE
 from tests.frr.native import NativeFrr, have_native_frr
 from tests.frr.test_fabric import (
@@ -36,7 +37,7 @@ from tests.frr.test_fabric import (
     remote_conf,
     vxlan_tx,
 )
-from tests.k8s.apiserver import FakeApiServer
+from tests.k8s.apiserver import FakeApiServer, FakeDaemonSet
 from tests.k8s.conftest import api_servers, ca, write_kubeconfig  # noqa: F401 - fixtures
 from tests.support.daemon_proc import NotifyListener, daemon
 from tests.support.netns import NetnsFactory, ip, run
@@ -93,7 +94,13 @@ def fabric(netns: NetnsFactory, tmp_path: Path, frr_image: str) -> Iterator[Rele
 def api(ca: trustme.CA,  # noqa: F811
         api_servers: Callable[..., FakeApiServer]) -> FakeApiServer:  # noqa: F811
     server = api_servers(ca)
-    server.add_node(NODE)
+    # Registered by kubelet with the gate closed; OpenPERouter's router
+    # DaemonSet carries the gate's node affinity (deploy/openperouter-gate).
+    server.add_node(NODE, labels={LABEL_GATE: GATE_CLOSED})
+    server.add_daemonset(FakeDaemonSet(
+        name="openperouter-router", namespace="openperouter-system",
+        labels=(("app.kubernetes.io/component", "router"),),
+        affinity_key=LABEL_GATE, affinity_values=(GATE_CLOSED,)))
     return server
 
 
@@ -180,6 +187,10 @@ def test_release_keeps_traffic_flowing_and_stays_released(
     fab = fabric
     leaf, remote = fab.natives
     fab.write_handoff_config(write_kubeconfig(api, user=NODE))
+    # Whenever the DaemonSet controller creates the router pod, is our FRR still up?
+    pod_created: list[tuple[float, bool]] = []
+    api.pod_observer = lambda node: pod_created.append(
+        (time.time(), bool(fab.frr_state().get("Running"))))
     run_dir = fab.tmp / "run"
 
     with daemon(fab.config, notify, tmp_path / "run1.log", args=()) as first:
@@ -202,6 +213,7 @@ def test_release_keeps_traffic_flowing_and_stays_released(
         fdb_before, routes_before = fdb(fab), routes(fab)
         links_before = links(fab, fab.pe)
         assert (f"{REMOTE_VTEP}", "bgp") in routes_before, routes_before
+        assert api.router_pods(NODE) == [], "OpenPERouter's router scheduled while supervising"
 
         pinger = Pinger(fab.h1, "10.110.0.2")
         try:
@@ -220,7 +232,10 @@ def test_release_keeps_traffic_flowing_and_stays_released(
             fdb_after, routes_after, links_after = fdb(fab), routes(fab), links(fab, fab.pe)
             state = fab.frr_state()
             # The reconciler's FRR takes over: same router ID and ASN.  Its stand-in
-            # here is the same container started again (evpn-boot does not touch it).
+            # here is the same container started again (evpn-boot does not touch it),
+            # started only once the gated DaemonSet has created the router pod.
+            wait_for(lambda: bool(api.router_pods(NODE)), "the gate to let the router pod in",
+                     10)
             takeover_at = time.time()
             fab.podman("start", fab.container, check=True)
             wait_for(lambda: (bool(leaf_evpn_from_node(leaf)) and not any(
@@ -247,6 +262,10 @@ def test_release_keeps_traffic_flowing_and_stays_released(
     assert notify.compact()[-1].startswith("STATUS:released to the in-cluster reconciler")
     assert api.annotations(NODE)[ANN_STATE] == "released"
     assert (run_dir / "released.json").exists()
+    # The gate opened once, after evpn-boot's FRR had stopped: never two bgpd.
+    assert api.labels(NODE)[LABEL_GATE] == "released"
+    assert [running for _, running in pod_created] == [False], pod_created
+    assert requested_at < pod_created[0][0] <= takeover_at
 
     # FRR was stopped and stayed stopped (podman's restart policy did not revive it).
     assert state and not state["Running"], state

@@ -13,6 +13,18 @@ It implements only what evpn-boot calls, with the real API server's semantics:
   and patch Node X (403 otherwise), and users in ``read_only`` may not patch;
 - errors are ``Status`` objects with ``reason`` and ``code``;
 - ``inject(method, code, times)`` makes the next calls fail, for 5xx/409 tests.
+
+For the handoff controller (other users than nodes):
+
+- ``GET /api/v1/nodes`` with ``labelSelector`` (``k=v``, ``k!=v``, ``k``, ``!k``);
+- ``GET /api/v1/namespaces/NS/pods`` with ``labelSelector`` and ``fieldSelector``
+  ``spec.nodeName=X`` (pods by node);
+- ``GET /apis/GROUP/VERSION/namespaces/NS/underlays`` (404 when no such group);
+- ConfigMaps: GET, merge PATCH, POST (409 when it exists);
+- a DaemonSet controller: each :class:`FakeDaemonSet` has the node affinity
+  ``KEY NotIn [VALUES]``; after every Node change it creates its pod on nodes
+  that match and deletes it from nodes that no longer do, as the real one
+  does; pods are Ready at once unless their node is in ``never_ready``.
 """
 
 from __future__ import annotations
@@ -22,8 +34,10 @@ import json
 import socket
 import ssl
 import threading
+import urllib.parse
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import trustme
 
@@ -56,6 +70,40 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class FakeDaemonSet:
+    """A DaemonSet with ``affinity_key NotIn affinity_values`` (OpenPERouter's, gated)."""
+
+    name: str
+    namespace: str
+    labels: tuple[tuple[str, str], ...]
+    affinity_key: str
+    affinity_values: tuple[str, ...]
+
+    def wants(self, node: dict[str, Any]) -> bool:
+        labels = node["metadata"].get("labels") or {}
+        return labels.get(self.affinity_key) not in self.affinity_values
+
+
+def selector_matches(selector: str, labels: dict[str, str]) -> bool:
+    """An equality-based label selector string, as kube-apiserver parses it."""
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key) == value:
+                return False
+        elif "=" in term:
+            key, value = term.split("=", 1)
+            if labels.get(key) != value.lstrip("="):
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
 class FakeApiServer:
     """State (nodes, tokens, injected failures) survives stop()/start(), like etcd."""
 
@@ -73,17 +121,30 @@ class FakeApiServer:
         self._httpd: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
         self._server_cert = ca.issue_cert("127.0.0.1", "localhost")
+        self.pods: dict[tuple[str, str], dict[str, Any]] = {}      # (namespace, name) -> Pod
+        self.configmaps: dict[tuple[str, str], dict[str, Any]] = {}
+        self.underlays: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (group/v, ns)
+        self.daemonsets: list[FakeDaemonSet] = []
+        self.never_ready: set[str] = set()
+        #: (node, pod name, "created"|"deleted"), in order: the DaemonSet controller's log
+        self.pod_events: list[tuple[str, str, str]] = []
+        #: called (under the lock) with the node's name whenever a pod is created there
+        self.pod_observer: Optional[Callable[[str], None]] = None
 
     @property
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 
-    def add_node(self, name: str, annotations: Optional[dict[str, str]] = None) -> None:
+    def add_node(self, name: str, annotations: Optional[dict[str, str]] = None,
+                 labels: Optional[dict[str, str]] = None) -> None:
+        """Register a Node (``labels``: kubelet's ``--node-labels``)."""
         with self._lock:
             self._version += 1
             self.nodes[name] = {"apiVersion": "v1", "kind": "Node",
                                 "metadata": {"name": name, "resourceVersion": str(self._version),
-                                             "annotations": dict(annotations or {})}}
+                                             "annotations": dict(annotations or {}),
+                                             "labels": dict(labels or {})}}
+            self._reconcile_daemonsets()
 
     def annotations(self, name: str) -> dict[str, str]:
         with self._lock:
@@ -93,6 +154,41 @@ class FakeApiServer:
         """What the reconciler does (as another user): a merge patch of one annotation."""
         with self._lock:
             self._apply(name, {"metadata": {"annotations": {key: value}}})
+
+    def add_daemonset(self, ds: FakeDaemonSet) -> None:
+        with self._lock:
+            self.daemonsets.append(ds)
+            self._reconcile_daemonsets()
+
+    def set_images(self, name: str, images: list[str]) -> None:
+        """What kubelet reports in .status.images."""
+        with self._lock:
+            self._apply(name, {"status": {"images": [{"names": [i], "sizeBytes": 1}
+                                                     for i in images]}})
+
+    def router_pods(self, node: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(p) for p in self.pods.values()
+                    if p["spec"]["nodeName"] == node]
+
+    def set_pod_ready(self, node: str, ready: bool) -> None:
+        with self._lock:
+            if ready:
+                self.never_ready.discard(node)
+            else:
+                self.never_ready.add(node)
+            for pod in self.pods.values():
+                if pod["spec"]["nodeName"] == node:
+                    pod["status"] = _pod_status(ready)
+
+    def labels(self, name: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self.nodes[name]["metadata"].get("labels") or {})
+
+    def set_label(self, name: str, key: str, value: Optional[str]) -> None:
+        """A label change by another user (an admin, nodemarker)."""
+        with self._lock:
+            self._apply(name, {"metadata": {"labels": {key: value}}})
 
     def inject(self, method: str, code: int, times: int = 1) -> None:
         with self._lock:
@@ -135,7 +231,83 @@ class FakeApiServer:
         merged["metadata"]["resourceVersion"] = str(self._version)
         merged["metadata"]["name"] = name
         self.nodes[name] = merged
+        self._reconcile_daemonsets()
         return copy.deepcopy(merged)
+
+    def _reconcile_daemonsets(self) -> None:
+        """The DaemonSet controller's reaction to Node changes (label-driven affinity)."""
+        for ds in self.daemonsets:
+            for node_name, node in self.nodes.items():
+                pod_name = f"{ds.name}-{node_name}"
+                key = (ds.namespace, pod_name)
+                if ds.wants(node) and key not in self.pods:
+                    self.pods[key] = {
+                        "apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": pod_name, "namespace": ds.namespace,
+                                     "labels": dict(ds.labels)},
+                        "spec": {"nodeName": node_name},
+                        "status": _pod_status(node_name not in self.never_ready)}
+                    self.pod_events.append((node_name, pod_name, "created"))
+                    if self.pod_observer is not None:
+                        self.pod_observer(node_name)
+                elif not ds.wants(node) and key in self.pods:
+                    del self.pods[key]
+                    self.pod_events.append((node_name, pod_name, "deleted"))
+
+    def _collections(self, method: str, path: str, query: dict[str, str], user: str,  # noqa: PLR0911
+                     body: bytes) -> Optional[tuple[int, Any]]:
+        """The controller's calls; None for the Node object paths (handled below)."""
+        parts = path.strip("/").split("/")
+        is_node_object = parts[:3] == ["api", "v1", "nodes"] and len(parts) == 4
+        if is_node_object or path == "/readyz":
+            return None
+        if user.startswith("system:node:"):
+            return 403, status(403, f'User "{user}" cannot {method.lower()} {path}')
+        labels = query.get("labelSelector", "")
+        if parts == ["api", "v1", "nodes"] and method == "GET":
+            items = [copy.deepcopy(n) for n in self.nodes.values()
+                     if selector_matches(labels, n["metadata"].get("labels") or {})]
+            return 200, {"kind": "NodeList", "items": items,
+                         "metadata": {"resourceVersion": str(self._version)}}
+        if len(parts) == 5 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods":
+            field = query.get("fieldSelector", "")
+            node = field.split("=", 1)[1] if field.startswith("spec.nodeName=") else None
+            items = [copy.deepcopy(p) for (ns, _), p in sorted(self.pods.items())
+                     if ns == parts[3] and selector_matches(labels, p["metadata"]["labels"])
+                     and (node is None or p["spec"]["nodeName"] == node)]
+            return 200, {"kind": "PodList", "items": items, "metadata": {}}
+        if len(parts) == 6 and parts[0] == "apis" and parts[5] == "underlays":
+            key = (f"{parts[1]}/{parts[2]}", parts[4])
+            if not any(group == key[0] for group, _ in self.underlays):
+                return 404, status(404, "the server could not find the requested resource")
+            return 200, {"kind": "UnderlayList", "items": copy.deepcopy(
+                self.underlays.get(key, [])), "metadata": {}}
+        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) >= 5 \
+                and parts[4] == "configmaps":
+            return self._configmap(method, parts, body)
+        return 404, status(404, "the server could not find the requested resource")
+
+    def _configmap(self, method: str, parts: list[str], body: bytes) -> tuple[int, Any]:  # noqa: PLR0911
+        namespace = parts[3]
+        try:
+            doc = json.loads(body) if body else {}
+        except ValueError:
+            return 400, status(400, "invalid JSON")
+        if len(parts) == 5 and method == "POST":
+            name = doc.get("metadata", {}).get("name", "")
+            if (namespace, name) in self.configmaps:
+                return 409, status(409, f'configmaps "{name}" already exists')
+            self.configmaps[(namespace, name)] = doc
+            return 201, copy.deepcopy(doc)
+        key = (namespace, parts[5]) if len(parts) == 6 else None
+        if key is None or key not in self.configmaps:
+            return 404, status(404, f'configmaps "{parts[-1]}" not found')
+        if method == "GET":
+            return 200, copy.deepcopy(self.configmaps[key])
+        if method == "PATCH":
+            self.configmaps[key] = merge_patch(self.configmaps[key], doc)
+            return 200, copy.deepcopy(self.configmaps[key])
+        return 405, status(405, "method not allowed")
 
     def handle(self, method: str, path: str, user: Optional[str], content_type: str,  # noqa: PLR0911
                body: bytes) -> tuple[int, Any]:
@@ -147,6 +319,11 @@ class FakeApiServer:
                     return code, status(code, f"injected {code}")
             if user is None:
                 return 401, status(401, "Unauthorized")
+            url = urllib.parse.urlsplit(path)
+            query = dict(urllib.parse.parse_qsl(url.query))
+            answer = self._collections(method, url.path, query, user, body)
+            if answer is not None:
+                return answer
             if path == "/readyz" and method == "GET":
                 return 200, "ok"
             prefix = "/api/v1/nodes/"
@@ -245,3 +422,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PATCH(self) -> None:
         self._serve("PATCH")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+
+def _pod_status(ready: bool) -> dict[str, Any]:
+    return {"phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}

@@ -109,13 +109,13 @@ def test_publishes_annotations_and_openpe_nodeindex(
     assert clock.now - start == pytest.approx(50.0)        # 5 GETs, the next due 10 s later
 
 
-def test_existing_openpe_nodeindex_is_left_alone(
+def test_nodemarkers_openpe_nodeindex_is_replaced_by_ours(
         api: FakeApiServer, write_kubeconfig: Callable[..., Path],
         caplog: pytest.LogCaptureFixture) -> None:
     api.set_annotation(NODE, ANN_OPENPE_NODEINDEX, "12")
     controller, clock = make(write_kubeconfig(api), Hook()), Clock()
     run_until(controller, clock, lambda: controller.phase is Phase.PUBLISHED)
-    assert api.annotations(NODE)[ANN_OPENPE_NODEINDEX] == "12"
+    assert api.annotations(NODE)[ANN_OPENPE_NODEINDEX] == "3"
     assert api.annotations(NODE)[ANN_NODE_INDEX] == "3"
     assert len(messages(caplog, "openpe.io/nodeindex='12'")) == 1
 

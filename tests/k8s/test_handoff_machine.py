@@ -80,9 +80,11 @@ def test_release_hook_failure_is_its_own_condition() -> None:
     assert machine.failed(None, "again") == []
 
 
-def test_publish_patch_writes_nodeindex_only_when_absent() -> None:
+def test_publish_patch_closes_the_gate_and_sets_our_nodeindex() -> None:
     patch, notes = publish_patch(IDENTITY, node({}))
-    assert patch == {"metadata": {"resourceVersion": "7", "annotations": {
+    assert patch == {"metadata": {"resourceVersion": "7",
+                                  "labels": {"evpn-boot.io/gate": "supervising"},
+                                  "annotations": {
         "evpn-boot.io/state": "supervising",
         "evpn-boot.io/config-digest": "sha256:0123",
         "evpn-boot.io/netns": "perouter",
@@ -90,10 +92,11 @@ def test_publish_patch_writes_nodeindex_only_when_absent() -> None:
         "openpe.io/nodeindex": "3"}}}
     assert notes == []
     patch, notes = publish_patch(IDENTITY, node({ANN_OPENPE_NODEINDEX: "3"}))
-    assert ANN_OPENPE_NODEINDEX not in patch["metadata"]["annotations"]
+    assert patch["metadata"]["annotations"][ANN_OPENPE_NODEINDEX] == "3"
     assert notes == []
+    # nodemarker got there first: ours wins, and the log says so.
     patch, notes = publish_patch(IDENTITY, node({ANN_OPENPE_NODEINDEX: "9"}))
-    assert ANN_OPENPE_NODEINDEX not in patch["metadata"]["annotations"]
+    assert patch["metadata"]["annotations"][ANN_OPENPE_NODEINDEX] == "3"
     assert notes[0].level == logging.WARNING and "'9'" in notes[0].message
 
 
@@ -104,7 +107,8 @@ def test_publish_patch_clears_a_stale_request() -> None:
 
 
 def test_released_patch() -> None:
-    assert released_patch() == {"metadata": {"annotations": {ANN_STATE: "released"}}}
+    assert released_patch() == {"metadata": {"annotations": {ANN_STATE: "released"},
+                                             "labels": {"evpn-boot.io/gate": "released"}}}
 
 
 def test_backoff_is_bounded_jittered_and_resets() -> None:

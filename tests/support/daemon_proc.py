@@ -140,12 +140,14 @@ def node_config(*, host_netns: str, router_netns: str, workdir: Path, vnis: list
                 require: str = "applied", timeout_s: float = 120,
                 neighbor: str = "192.168.11.2", host_bridge_vni: Optional[int] = None,
                 kubeconfig: Optional[Path] = None, extra: str = "",
+                gate_timeout_s: float = 20,
                 image: str = "localhost/evpn-boot-frr:8.4") -> str:
     """A node config whose host is a throwaway netns with a veth ``eth1`` as underlay NIC."""
     l2 = "".join(
         f"\n[[l2vni]]\nvni = {v}\n" + ("host_bridge = true\n" if v == host_bridge_vni else "")
         for v in vnis)
-    handoff = (f'enabled = true\nkubeconfig = "{kubeconfig}"' if kubeconfig is not None
+    handoff = (f'enabled = true\nkubeconfig = "{kubeconfig}"\ngate_timeout_s = {gate_timeout_s}'
+               if kubeconfig is not None
                else "enabled = false")
     return f"""
 [node]

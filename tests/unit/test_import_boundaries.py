@@ -26,9 +26,10 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "evpn_boot"
 
-PURE = ["config", "rules", "desired", "plan", "provision", "export"]
+PURE = ["config", "rules", "desired", "plan", "provision", "export", "rollout"]
 
-_CORE = {"errors", "templating", "rules", "config", "desired", "plan", "provision", "export"}
+_CORE = {"errors", "templating", "rules", "config", "desired", "plan", "provision", "export",
+         "rollout"}
 #: Waiting, running a command, safe file access: the effect helpers every adapter uses.
 _HELPERS = {"clock", "command", "fsutil"}
 #: package -> the packages (or "package.module") it may import.  Layers, top down:
@@ -45,7 +46,8 @@ ALLOWED: dict[str, frozenset[str]] = {name: frozenset(deps) for name, deps in {
     "netlink": {"state", "clock", "errors", "config", "rules", "desired", "plan"},
     "frr": {"runtime", "systemd", "state", *_HELPERS, "errors", "templating", "config",
             "desired"},
-    "k8s": {"errors", "desired"},
+    "k8s": {"clock", "errors", "desired", "rollout"},
+    "rollout": set(),                            # pure: the handoff rollout's decisions
     "state": {"clock", "fsutil", "errors", "desired"},
     "runtime": {"clock", "command", "errors"},
     "systemd": {"clock", "command", "errors"},
@@ -53,7 +55,8 @@ ALLOWED: dict[str, frozenset[str]] = {name: frozenset(deps) for name, deps in {
     "fsutil": {"errors"},
     "clock": set(),
     "plan": {"desired", "state.model"},          # the ownership record: a pure value
-    "provision": {"errors", "templating", "config", "runtime.spec"},  # the container spec
+    "provision": {"errors", "templating", "config", "runtime.spec",  # the container spec
+                  "k8s.gate"},                                    # the gate's label
     "export": {"config"},
     "desired": {"config", "rules"},
     "config": {"errors", "rules"},

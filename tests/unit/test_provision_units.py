@@ -75,7 +75,10 @@ def test_kubelet_dropin_orders_without_binding(tmp_path: Path) -> None:
     dropin = next(f for f in render_units(unit_params()) if "kubelet.service.d" in f.path)
     directives = [line for line in dropin.content.splitlines()
                   if line and not line.startswith("#")]
-    assert directives == ["[Unit]", "Wants=evpn-boot.service", "After=evpn-boot.service"]
+    assert directives == ["[Unit]", "Wants=evpn-boot.service", "After=evpn-boot.service",
+                          "[Service]",
+                          'Environment="EVPN_BOOT_KUBELET_ARGS=--node-labels='
+                          'evpn-boot.io/gate=supervising"']
 
 
 def _directives(text: str) -> dict[str, list[str]]:

@@ -5,9 +5,13 @@ Phases, one per boot of the same overlay (``/var/lib/evpn-e2e/phase``):
 
 * ``boot1``: cold boot after provisioning: ordering, dataplane, traffic over
   L3 VNI 100, restart without loss, then a second node beside this one
-  (``multinode.py``); then reboot.
-* ``boot2``: converges again after a reboot; then ``evpn-boot teardown`` must
-  give the host namespace back as it was; then reboot.
+  (``multinode.py``); then the handoff to the OpenPERouter router stand-in
+  (``cluster.py``): released, the gate opened, the stand-in started only after
+  evpn-boot's FRR stopped; then reboot.
+* ``boot2``: a reboot after a release: EVPN up again before the kubelet
+  stand-in, the gate closed before READY, the router stand-in not admitted;
+  then ``evpn-boot teardown`` must give the host namespace back as it was;
+  then reboot.
 * ``degraded``: the leaf never answers: READY only after the (short) timeout,
   marked degraded, kubelet still starts; then power off.
 
@@ -127,6 +131,8 @@ def kubelet() -> None:
     started = mono()
     (RUN / "kubelet-started").write_text(f"{started:.6f}\n")
     note(f"kubelet stand-in started at {started:.3f} s")
+    import cluster  # beside this file: kubelet restarts the router pod bound here, if admitted
+    cluster.kubelet()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:
         time.sleep(3600)
@@ -293,6 +299,63 @@ def restart_without_loss() -> None:
           f"systemctl restart rc {rc} in {restart_s:.1f} s; {total} pings, lost {lost}")
 
 
+def router_starts() -> list[dict[str, Any]]:
+    import cluster
+    path = cluster.STARTS
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def release_to_router_standin() -> None:
+    """boot1: the handoff request; evpn-boot releases, the gate opens, the router starts."""
+    import cluster
+    cluster.request_handoff()
+    deadline = mono() + 90
+    node: dict[str, Any] = {}
+    while mono() < deadline:
+        node = cluster.load_node()
+        if node["metadata"]["annotations"].get("evpn-boot.io/state") == "released" \
+                and router_starts():
+            break
+        time.sleep(1)
+    ann, gate = node["metadata"]["annotations"], cluster.gate_of(node)
+    starts = router_starts()
+    check("boot1.release-gate-opened",
+          ann.get("evpn-boot.io/state") == "released" and gate == "released",
+          f"state {ann.get('evpn-boot.io/state')!r}, gate {gate!r}, evpn-boot.service "
+          f"{unit_prop('evpn-boot.service', 'ActiveState')}, evpn-boot-frr.service "
+          f"{unit_prop('evpn-boot-frr.service', 'ActiveState')}")
+    time.sleep(3)
+    bgpd = sh("pgrep", "-f", "/usr/lib/frr/bgpd -Z").stdout.split()
+    netns = sh("ip", "netns", "identify", bgpd[0]).stdout.strip() if bgpd else ""
+    log = RUN / "router-standin.log"
+    tail = log.read_text()[-200:] if log.exists() else ""
+    # Asserted: it started once, after evpn-boot's FRR had stopped.  Reported
+    # only: whether its bgpd kept running in perouter (not what this checks).
+    check("boot1.router-standin-after-release",
+          len(starts) == 1 and not starts[0]["evpn_boot_frr_running"],
+          f"router stand-in starts {starts}; its bgpd pids {bgpd} in netns {netns!r}; "
+          f"its output {tail!r}")
+
+
+def gate_at_reboot(ready: Optional[float]) -> None:
+    """boot2 (after a release): the gate closed before READY; the router never admitted."""
+    import cluster
+    boot = cluster.boot_id()
+    log = cluster.GATE_LOG
+    changes = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    closed = [c for c in changes if c["boot"] == boot and c["gate"] == "supervising"]
+    mine = [(round(c["mono"], 3), c["gate"]) for c in changes if c["boot"] == boot]
+    check("boot2.gate-closed-before-ready",
+          bool(closed) and ready is not None and closed[0]["mono"] < ready,
+          f"gate changes this boot {mine}, READY {ready} s")
+    time.sleep(2)
+    active = unit_prop("openpe-router.service", "ActiveState")
+    starts = router_starts()
+    check("boot2.router-standin-gated", not starts and active != "active",
+          f"router stand-in starts this boot {starts}; openpe-router.service {active}; "
+          f"evpn-boot-frr.service {unit_prop('evpn-boot-frr.service', 'ActiveState')}")
+
+
 def teardown_restores_host() -> None:
     before = json.loads((STATE / "host-before.json").read_text())
     sh("systemctl", "stop", "evpn-boot.service", timeout=120)
@@ -361,8 +424,10 @@ def run() -> None:
             image = (Path(__file__).resolve().parent / "frr-image.tag").read_text().strip()
             multinode.run(sh, check=check, metric=metric, leaf_vtysh=leaf_vtysh,
                           leaf_vtysh_args=["vtysh", "--vty_socket", vty], image=image)
+            release_to_router_standin()
         elif phase == "boot2":
-            readiness("boot2")
+            times = readiness("boot2")
+            gate_at_reboot(times["ready"])
             ping_pod("boot2.ping-pod-type5")
             teardown_restores_host()
         elif phase == "degraded":
