@@ -25,7 +25,9 @@ from evpn_boot.config.model import (
     L3VniConfig,
     Neighbor,
     UnderlayConfig,
+    VlanUnderlay,
 )
+from evpn_boot.config.underlay import uplinks
 
 API_VERSION = "network.openperouter.io/v1alpha1"
 DEFAULT_NAMESPACE = "openperouter-system"
@@ -81,17 +83,17 @@ def _underlay(underlay: UnderlayConfig, notes: list[str]) -> dict[str, Any]:
 
 
 def _underlay_device(underlay: UnderlayConfig, notes: list[str]) -> str:
-    if underlay.nic is not None:
-        return underlay.nic
-    sub = underlay.vlan or underlay.macvlan
-    assert sub is not None
-    if underlay.vlan is not None:
-        name = underlay.vlan.name or f"{underlay.vlan.parent}.{underlay.vlan.id}"
-        kind = f"VLAN {underlay.vlan.id} on {underlay.vlan.parent}"
-    else:
-        assert underlay.macvlan is not None
-        name = underlay.macvlan.name or f"ul-{underlay.macvlan.parent}"
-        kind = f"macvlan on {underlay.macvlan.parent}"
+    all_uplinks = uplinks(underlay)
+    if len(all_uplinks) > 1:
+        notes.append(f"underlay: {len(all_uplinks)} uplinks; only the first "
+                     f"({all_uplinks[0].name!r}) is exported as the Underlay's interface")
+    uplink = all_uplinks[0]
+    sub = uplink.sub
+    if sub is None:
+        return uplink.name
+    kind = (f"VLAN {sub.id} on {sub.parent}" if isinstance(sub, VlanUnderlay)
+            else f"macvlan on {sub.parent}")
+    name = uplink.name
     notes.append(f"underlay: OpenPERouter moves an existing host device; evpn-boot creates "
                  f"{name!r} ({kind}) itself, so the host must provide it (e.g. NMState) "
                  "before the reconciler takes over")
@@ -102,7 +104,10 @@ def _underlay_device(underlay: UnderlayConfig, notes: list[str]) -> str:
 
 
 def _neighbor(index: int, neighbor: Neighbor, notes: list[str]) -> dict[str, Any]:
-    spec: dict[str, Any] = {"asn": neighbor.asn, "address": str(neighbor.address)}
+    spec: dict[str, Any] = {"asn": neighbor.asn, "address": neighbor.peer}
+    if neighbor.interface is not None:
+        notes.append(f"underlay.neighbors[{index}]: unnumbered (interface "
+                     f"{neighbor.interface!r}); exported with the interface as its address")
     if neighbor.port is not None:
         spec["port"] = neighbor.port
     if neighbor.hold_time is not None and neighbor.keepalive_time is not None:
@@ -115,7 +120,7 @@ def _neighbor(index: int, neighbor: Neighbor, notes: list[str]) -> dict[str, Any
     if neighbor.bfd:
         spec["bfd"] = {}
     if neighbor.password_file is not None:
-        secret = "bgp-" + re.sub(r"[^a-z0-9]+", "-", str(neighbor.address).lower()).strip("-")
+        secret = "bgp-" + re.sub(r"[^a-z0-9]+", "-", neighbor.peer.lower()).strip("-")
         spec["passwordSecret"] = {"name": secret, "key": PASSWORD_SECRET_KEY}
         notes.append(f"underlay.neighbors[{index}]: create Secret {secret!r} with key "
                      f"{PASSWORD_SECRET_KEY!r} from {neighbor.password_file} "
