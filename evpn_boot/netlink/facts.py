@@ -64,3 +64,16 @@ def read_node_facts(config: Config, *, node_index: Optional[int] = None) -> Node
     mtus = [link.mtu for link in found.values() if link is not None and link.mtu is not None]
     mtu = min(mtus) if mtus else None
     return NodeFacts(hostname=hostname, interface_index=interface_index, underlay_mtu=mtu)
+
+
+def uplink_states(netns: str, names: tuple[str, ...]) -> dict[str, str]:
+    """Each uplink's operational state in the router namespace ("up", "down", ...,
+    "absent"); every one "absent" when the namespace does not exist.  Reads only."""
+    from evpn_boot.netlink.rtnl import IF_OPER_STATES
+    if not nsfd.exists(netns):
+        return dict.fromkeys(names, "absent")
+    with wire.open_socket(netns) as sock:
+        links = {name: get_link(sock, name) for name in names}
+    return {name: ("absent" if link is None
+                   else IF_OPER_STATES.get(link.operstate, "UNKNOWN").lower())
+            for name, link in links.items()}
