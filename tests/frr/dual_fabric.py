@@ -317,8 +317,9 @@ def fail_and_measure(fabric: DualFabric, what: str) -> tuple[str, int, int, floa
     nic = fabric.active_uplink()
     leaf = leaf_of(nic)
     if what == "uplink":
-        sent, received, loss = ping_loss(
-            fabric, lambda: ip("link", "set", nic, "down", netns=fabric.pe))
+        def down() -> None:
+            ip("link", "set", nic, "down", netns=fabric.pe)
+        sent, received, loss = ping_loss(fabric, down)
         ip("link", "set", nic, "up", netns=fabric.pe)
     else:
         sent, received, loss = ping_loss(fabric, lambda: fabric.kill_leaf(leaf))
