@@ -100,6 +100,7 @@ def test_dual_homed_ecmp_failover_no_transit_teardown(dual: DualFabric) -> None:
         assert after[key] == before[key], key
 
 
+@pytest.mark.parametrize("dual", ["node 10.3"], indirect=True)   # one version: ~1 min each
 def test_boot_with_one_leaf_absent(dual: DualFabric, tmp_path: Path) -> None:
     fab = dual
     fab.start_frr("leafa")
