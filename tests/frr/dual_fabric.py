@@ -263,8 +263,24 @@ class DualFabric:
         while not predicate():
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what}; node sessions "
-                                     f"{self.sessions()}")
+                                     f"{self.sessions()}\n{self.diagnose()}")
             time.sleep(0.5)
+
+    def diagnose(self) -> str:
+        """Why a session is not up: BGP state and last reset, BFD, link-local neighbors."""
+        keep = ("BGP neighbor", "BGP state", "Last reset", "reset due", "Connections")
+        out = []
+        for command in ("show bgp neighbors", "show bfd peers brief", "show interface brief"):
+            text = self.podman("exec", self.container, "vtysh", "-c", command).stdout
+            lines = text.splitlines() if "neighbors" not in command else [
+                line for line in text.splitlines() if any(k in line for k in keep)]
+            out.append(f"node> {command}\n" + "\n".join(lines[:40]))
+        for name, frr in self.frr.items():
+            text = frr.vtysh_raw("show bgp neighbors").stdout
+            out.append(f"{name}> show bgp neighbors\n" + "\n".join(
+                line for line in text.splitlines() if any(k in line for k in keep)))
+        out.append("node addresses:\n" + ip("-br", "addr", netns=self.pe, check=False))
+        return "\n".join(out)
 
     def both_up(self) -> bool:
         s = self.sessions()
