@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import math
 import os
 import re
 import subprocess
@@ -307,7 +308,7 @@ def ping_loss(fabric: DualFabric, event: Callable[[], None], *, interval: float 
     in; (sent, received, seconds of loss = lost x interval)."""
     proc = subprocess.Popen(
         ["ip", "netns", "exec", fabric.h1, "ping", "-n", "-q", "-i", str(interval),
-         "-W", "1", "-w", str(before + after), REMOTE_HOST],
+         "-W", "1", "-w", str(math.ceil(before + after)), REMOTE_HOST],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         time.sleep(before)
