@@ -43,6 +43,7 @@ SimpleNamespace(obj=None).obj        # click.Context.obj, assigned in cli.main.c
 config_model._Strict.model_config
 config_model.NodeConfig._exactly_one_index_source
 config_model.UnderlayConfig._exactly_one_attachment
+config_model.Neighbor._exactly_one_peer
 # Enum members a configuration file selects by value.
 config_model.LogLevel.DEBUG
 config_model.LogLevel.ERROR
@@ -56,6 +57,9 @@ fields_of(desired_model.FrrVrf).host_neighbor_v6
 fields_of(desired_model.FrrModel).l2vnis
 desired_model.FrrVrf.has_ipv6       # a property: frr/templates/vrf_bgp.j2
 fields_of(desired_model.FrrModel).allowas_in
+fields_of(desired_model.FrrModel).bfd_timers
+fields_of(desired_model.FrrModel).multipath_relax
+fields_of(desired_model.FrrModel).no_transit
 # provision/templates/evpn-boot.service.j2 reads these.
 params.UnitParams.underlay_devices
 params.UnitParams.start_timeout_s

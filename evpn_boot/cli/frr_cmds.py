@@ -64,8 +64,16 @@ def service_status(desired: DesiredState) -> dict[str, Any]:
             "ready": record.ready, "degraded": record.degraded, "pid": record.pid}
 
 
+def _uplink_links(desired: DesiredState) -> dict[str, str]:
+    try:
+        from evpn_boot.netlink.facts import uplink_states
+        return uplink_states(desired.runtime.netns, desired.uplinks)
+    except (ImportError, OSError):
+        return {}       # shown as "absent"; the dataplane line says why, if it can
+
+
 def status_document(desired: DesiredState) -> dict[str, Any]:
-    from evpn_boot.frr.status import frr_status
+    from evpn_boot.frr.status import frr_status, uplink_status
     from evpn_boot.runtime.podman import Podman
     frr = frr_status(Podman(), desired.runtime.frr_container)
     sessions = frr["bgp"]["sessions"]
@@ -78,7 +86,10 @@ def status_document(desired: DesiredState) -> dict[str, Any]:
         "bgp": {"sessions": sessions,
                 "established": sum(1 for s in sessions if s["established"]),
                 "total": len(sessions)},
+        "uplinks": uplink_status(desired.uplinks, _uplink_links(desired), sessions,
+                                 frr["bfd"]["peers"]),
         "evpn": frr["evpn"],
+        "bfd": frr["bfd"],
         "errors": frr["errors"],
     }
 
@@ -108,6 +119,10 @@ def _text(doc: dict[str, Any]) -> str:
                         for k, v in s["prefixes_received"].items())
         lines.append(f"  {s['vrf']:<10} {s['neighbor']:<20} AS{s['remote_as']:<10} "
                      f"{s['state']:<12} up {s['uptime']:<10} rcvd/sent: {pfx}")
+    lines.append(f"uplinks: {len(doc['uplinks'])}")
+    for u in doc["uplinks"]:
+        lines.append(f"  {u['name']:<16} link {u['link']:<8} session {u['session']:<12} "
+                     f"bfd {u['bfd']}")
     lines.append(f"evpn: {len(doc['evpn']['vnis'])} VNI(s)")
     for v in doc["evpn"]["vnis"]:
         lines.append(f"  vni {v['vni']:<9} {v['type']:<3} {v['vxlan_if']:<12} macs {v['macs']}"

@@ -16,7 +16,7 @@ from evpn_boot.config.frrversion import IPV6_VTEP_MIN, frr_version
 from evpn_boot.config.locate import KeyPath, format_path
 from evpn_boot.config.model import Config
 from evpn_boot.config.types import check_ifname
-from evpn_boot.config.underlay import underlay_link_name
+from evpn_boot.config.underlay import uplinks
 from evpn_boot.rules import addressing, names
 from evpn_boot.rules.addressing import AddressPlanError
 
@@ -77,15 +77,18 @@ def l2vni_references(config: Config) -> list[Problem]:
 def interface_names(config: Config) -> list[Problem]:
     """Names we create must not collide with each other or with the underlay."""
     problems: list[Problem] = []
-    underlay = underlay_link_name(config.underlay)
-    try:
-        check_ifname(underlay)
-    except ValueError as exc:
-        section = "vlan" if config.underlay.vlan is not None else "macvlan"
-        problems.append((("underlay", section), f"derived sub-interface name: {exc}; "
-                                                "set a shorter name"))
-    taken: dict[str, str] = {underlay: "the underlay interface",
-                             "lo": "the loopback"}
+    taken: dict[str, str] = {"lo": "the loopback"}
+    for uplink in uplinks(config.underlay):
+        where = format_path(uplink.path)
+        try:
+            check_ifname(uplink.name)
+        except ValueError as exc:
+            problems.append((uplink.path, f"derived sub-interface name: {exc}; "
+                                          "set a shorter name"))
+        if uplink.name in taken:
+            problems.append((uplink.path, f"underlay link {uplink.name!r} is already "
+                                          f"{taken[uplink.name]}"))
+        taken.setdefault(uplink.name, f"the underlay link ({where})")
     for i, l3 in enumerate(config.l3vni):
         derived = {names.bridge_name(l3.vni), names.vxlan_name(l3.vni),
                    names.router_veth_name(l3.vni), names.host_veth_name(l3.vni)}
@@ -108,10 +111,9 @@ def cidrs(config: Config) -> list[Problem]:
     problems: list[Problem] = []
     pools: list[tuple[KeyPath, ipaddress.IPv4Network | ipaddress.IPv6Network]] = [
         (("underlay", "vtep_cidr"), config.underlay.vtep_cidr)]
-    sub = config.underlay.vlan or config.underlay.macvlan
-    if sub is not None and sub.address_cidr is not None:
-        kind = "vlan" if config.underlay.vlan is not None else "macvlan"
-        pools.append((("underlay", kind, "address_cidr"), sub.address_cidr))
+    for uplink in uplinks(config.underlay):
+        if uplink.sub is not None and uplink.sub.address_cidr is not None:
+            pools.append(((*uplink.path, "address_cidr"), uplink.sub.address_cidr))
     for i, l3 in enumerate(config.l3vni):
         if l3.local_cidr.prefixlen > _MIN_LOCAL_PREFIX:
             problems.append((("l3vni", i, "local_cidr"),
@@ -147,12 +149,11 @@ def address_plan(config: Config) -> list[Problem]:
         (("underlay", "vtep_cidr"), lambda: addressing.vtep_address(u.vtep_cidr, index)),
         (("underlay", "router_id_cidr"), lambda: addressing.router_id(u.router_id_cidr, index)),
     ]
-    sub = u.vlan or u.macvlan
-    if sub is not None and sub.address_cidr is not None:
-        kind = "vlan" if u.vlan is not None else "macvlan"
-        cidr, offset = sub.address_cidr, sub.address_offset
-        attempts.append((("underlay", kind, "address_cidr"),
-                         lambda: addressing.subinterface_address(cidr, offset, index)))
+    for uplink in uplinks(u):
+        if uplink.sub is not None and uplink.sub.address_cidr is not None:
+            attempts.append(((*uplink.path, "address_cidr"), functools.partial(
+                addressing.subinterface_address, uplink.sub.address_cidr,
+                uplink.sub.address_offset, index)))
     for i, l3 in enumerate(config.l3vni):
         attempts.append((("l3vni", i, "local_cidr"),
                          functools.partial(addressing.veth_host_side, l3.local_cidr, index)))
@@ -167,15 +168,16 @@ def address_plan(config: Config) -> list[Problem]:
 def neighbor_families(config: Config) -> list[Problem]:
     problems: list[Problem] = []
     u = config.underlay
-    sub = u.vlan or u.macvlan
-    local_family = sub.address_cidr.version if sub and sub.address_cidr else None
+    families = {uplink.sub.address_cidr.version for uplink in uplinks(u)
+                if uplink.sub is not None and uplink.sub.address_cidr is not None}
+    local_family = families.pop() if len(families) == 1 else None
     for i, n in enumerate(u.neighbors):
         if local_family is not None and n.ebgp_multihop is None and \
-                n.address.version != local_family:
+                n.address is not None and n.address.version != local_family:
             problems.append((("underlay", "neighbors", i, "address"),
                              f"neighbor {n.address} is IPv{n.address.version} but the underlay "
                              f"address is IPv{local_family}"))
-        if n.ebgp_multihop is not None and n.asn == u.asn:
+        if n.ebgp_multihop is not None and n.asn in (u.asn, "internal"):
             problems.append((("underlay", "neighbors", i, "ebgp_multihop"),
                              "ebgp_multihop applies to eBGP only; this neighbor has our own ASN"))
         if n.hold_time is not None and n.keepalive_time is not None and \
@@ -188,10 +190,29 @@ def neighbor_families(config: Config) -> list[Problem]:
                              "set hold_time and keepalive_time together (FRR sets them as a pair)"))
     seen: dict[str, int] = {}
     for i, n in enumerate(u.neighbors):
-        first = seen.setdefault(str(n.address), i)
+        first = seen.setdefault(n.peer, i)
         if first != i:
-            problems.append((("underlay", "neighbors", i, "address"),
-                             f"neighbor {n.address} is already underlay.neighbors[{first}]"))
+            key = "address" if n.address is not None else "interface"
+            problems.append((("underlay", "neighbors", i, key),
+                             f"neighbor {n.peer} is already underlay.neighbors[{first}]"))
+    return problems
+
+
+def unnumbered_neighbors(config: Config) -> list[Problem]:
+    """An unnumbered neighbor is reached on one of the underlay's own links, directly."""
+    problems: list[Problem] = []
+    links = [uplink.name for uplink in uplinks(config.underlay)]
+    for i, n in enumerate(config.underlay.neighbors):
+        if n.interface is None:
+            continue
+        if n.interface not in links:
+            problems.append((("underlay", "neighbors", i, "interface"),
+                             f"{n.interface!r} is not an underlay link (the underlay links "
+                             f"are: {', '.join(links)})"))
+        if n.ebgp_multihop is not None:
+            problems.append((("underlay", "neighbors", i, "ebgp_multihop"),
+                             "an unnumbered neighbor is directly connected: ebgp_multihop "
+                             "does not apply"))
     return problems
 
 
@@ -233,7 +254,7 @@ def ipv6_vtep_frr_version(config: Config) -> list[Problem]:
 
 ALL_CHECKS: tuple[Check, ...] = (
     duplicate_vnis, duplicate_vrfs, l2vni_references, interface_names, cidrs, address_plan,
-    neighbor_families, runtime_names, pool_router_mac, ipv6_vtep_frr_version,
+    neighbor_families, unnumbered_neighbors, runtime_names, pool_router_mac, ipv6_vtep_frr_version,
     *hazards.HAZARD_CHECKS, openperouter.openperouter_rules,
 )
 

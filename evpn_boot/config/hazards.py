@@ -16,6 +16,7 @@ from typing import Union
 
 from evpn_boot.config.locate import KeyPath, format_path
 from evpn_boot.config.model import Config
+from evpn_boot.config.underlay import uplinks
 from evpn_boot.rules import addressing, names
 from evpn_boot.rules.addressing import AddressPlanError
 
@@ -56,10 +57,9 @@ def address_pools(config: Config) -> list[Problem]:
     u = config.underlay
     pools: list[tuple[KeyPath, Network]] = [(("underlay", "vtep_cidr"), u.vtep_cidr),
                                             (("underlay", "router_id_cidr"), u.router_id_cidr)]
-    sub = u.vlan or u.macvlan
-    if sub is not None and sub.address_cidr is not None:
-        kind = "vlan" if u.vlan is not None else "macvlan"
-        pools.append((("underlay", kind, "address_cidr"), sub.address_cidr))
+    for uplink in uplinks(u):
+        if uplink.sub is not None and uplink.sub.address_cidr is not None:
+            pools.append(((*uplink.path, "address_cidr"), uplink.sub.address_cidr))
     for i, l3 in enumerate(config.l3vni):
         pools.append((("l3vni", i, "local_cidr"), l3.local_cidr))
         if l3.local_cidr_v6 is not None:
@@ -85,6 +85,8 @@ def neighbor_addresses(config: Config) -> list[Problem]:
     problems: list[Problem] = []
     for i, n in enumerate(u.neighbors):
         path: KeyPath = ("underlay", "neighbors", i, "address")
+        if n.address is None:
+            continue    # unnumbered: the peer's link-local address is learned, not set
         if n.address.is_unspecified or n.address.is_multicast or n.address.is_loopback or \
                 n.address == ipaddress.IPv4Address("255.255.255.255") or \
                 (n.address.version == 4 and n.address in ipaddress.ip_network("240.0.0.0/4")):

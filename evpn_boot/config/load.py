@@ -150,7 +150,8 @@ def _clean_loc(loc: tuple[Any, ...]) -> KeyPath:
 
 
 def _is_branch_label(part: str) -> bool:
-    return part in ("bool", "str", "int") or part.startswith(("function-", "lax-or-strict"))
+    return part in ("bool", "str", "int") or part.startswith(("function-", "lax-or-strict",
+                                                               "uplink-", "asn-"))
 
 
 def _unknown_key(loc: KeyPath) -> str:

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictStr,
+    Tag,
+    model_validator,
+)
 
 from evpn_boot.config.types import (
     AbsPath,
@@ -117,11 +126,45 @@ class MacvlanUnderlay(_Strict):
     address_offset: int = Field(0, strict=True, ge=0)
 
 
-class Neighbor(_Strict):
-    """A BGP neighbor of the underlay (the leaf)."""
+def _one_or_many(value: Any) -> str:
+    return "uplink-list" if isinstance(value, list) else "uplink-table"
 
-    address: IPAddress
-    asn: Asn
+
+#: One uplink's table, or a list of them: the branch is chosen by shape, so an
+#: error is reported once, in the branch the user wrote.
+OneOrMoreVlans = Annotated[
+    Union[Annotated[VlanUnderlay, Tag("uplink-table")],
+          Annotated[list[VlanUnderlay], Field(min_length=1), Tag("uplink-list")]],
+    Discriminator(_one_or_many)]
+OneOrMoreMacvlans = Annotated[
+    Union[Annotated[MacvlanUnderlay, Tag("uplink-table")],
+          Annotated[list[MacvlanUnderlay], Field(min_length=1), Tag("uplink-list")]],
+    Discriminator(_one_or_many)]
+
+
+def _asn_shape(value: Any) -> str:
+    return "asn-word" if isinstance(value, str) else "asn-number"
+
+
+#: A leaf's ASN: a number, or FRR's "external" / "internal" (any other ASN / ours).
+PeerAsn = Annotated[
+    Union[Annotated[Asn, Tag("asn-number")],
+          Annotated[Literal["external", "internal"], Tag("asn-word")]],
+    Discriminator(_asn_shape)]
+
+
+class Neighbor(_Strict):
+    """A BGP neighbor of the underlay (a leaf): numbered (``address``) or unnumbered
+    (``interface``: RFC 5549, the peer found by its IPv6 link-local address)."""
+
+    address: Optional[IPAddress] = Field(
+        None, description="The leaf's address. Exactly one of address / interface.")
+    interface: Optional[IfName] = Field(
+        None, description="BGP unnumbered over this underlay link (a name in underlay.nic, "
+                          "nics, or a vlan/macvlan name); IPv6 link-local + extended "
+                          "next-hop, no address needed.")
+    asn: PeerAsn = Field(
+        description='The leaf\'s ASN, or "external" (any ASN but ours) / "internal" (ours).')
     bfd: StrictBool = False
     password_file: Optional[AbsPath] = Field(
         None, description="First line = the password (1-80 characters, no whitespace); "
@@ -136,6 +179,27 @@ class Neighbor(_Strict):
                     "default is 120 s, which delays READY by minutes when the leaf comes up "
                     "late).")
 
+    @model_validator(mode="after")
+    def _exactly_one_peer(self) -> Neighbor:
+        if (self.address is None) == (self.interface is None):
+            raise ValueError("set exactly one of address (numbered) or interface (unnumbered)")
+        return self
+
+    @property
+    def peer(self) -> str:
+        """How FRR names the neighbor: its address, or the interface it is reached on."""
+        return str(self.address) if self.address is not None else str(self.interface)
+
+
+class BfdConfig(_Strict):
+    """BFD timers of every neighbor with ``bfd = true``; unset = FRR's own (300 ms x 3)."""
+
+    detect_multiplier: Optional[int] = Field(
+        None, strict=True, ge=2, le=255,
+        description="Missed packets before the session is declared down.")
+    receive_interval_ms: Optional[int] = Field(None, strict=True, ge=10, le=60000)
+    transmit_interval_ms: Optional[int] = Field(None, strict=True, ge=10, le=60000)
+
 
 class UnderlayConfig(_Strict):
     """The underlay: how the router namespace reaches the fabric."""
@@ -144,9 +208,19 @@ class UnderlayConfig(_Strict):
     vtep_cidr: IPNetwork
     router_id_cidr: IPv4Network
     nic: Optional[IfName] = None
-    vlan: Optional[VlanUnderlay] = None
-    macvlan: Optional[MacvlanUnderlay] = None
+    nics: Optional[list[IfName]] = Field(
+        None, min_length=1,
+        description="Several NICs (one per leaf), each moved into the router namespace.")
+    vlan: Optional[OneOrMoreVlans] = Field(
+        None, description="One table, or a list of tables (one per uplink).")
+    macvlan: Optional[OneOrMoreMacvlans] = Field(
+        None, description="One table, or a list of tables (one per uplink).")
     neighbors: list[Neighbor] = Field(min_length=1)
+    bfd: BfdConfig = Field(default_factory=BfdConfig)
+    transit: StrictBool = Field(
+        False, description="false: with several neighbors, never advertise to a leaf what "
+                           "was learned from another (ipv4 unicast and l2vpn evpn); the "
+                           "node only announces its own routes.")
     vxlan_port: Port = 4789
     mtu: Optional[int] = Field(
         None, strict=True, ge=1280, le=65535,
@@ -154,10 +228,11 @@ class UnderlayConfig(_Strict):
 
     @model_validator(mode="after")
     def _exactly_one_attachment(self) -> UnderlayConfig:
-        given = [k for k in ("nic", "vlan", "macvlan") if getattr(self, k) is not None]
+        given = [k for k in ("nic", "nics", "vlan", "macvlan") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                "set exactly one of underlay.nic, underlay.vlan or underlay.macvlan"
+                "set exactly one of underlay.nic, underlay.nics, underlay.vlan or "
+                "underlay.macvlan"
                 + (f" (got {', '.join(given)})" if given else ""))
         return self
 

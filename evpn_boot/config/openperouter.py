@@ -16,7 +16,7 @@ import re
 
 from evpn_boot.config.locate import KeyPath
 from evpn_boot.config.model import Config
-from evpn_boot.config.underlay import underlay_link_name
+from evpn_boot.config.underlay import uplinks
 
 Problem = tuple[KeyPath, str]
 
@@ -52,11 +52,11 @@ def _underlay(config: Config) -> list[Problem]:
             problems.append((("underlay", "neighbors", i, "port"),
                              f"port {n.port} is above {MAX_NEIGHBOR_PORT}, the Neighbor CRD's "
                              f"maximum: {_WHY}"))
-    device = underlay_link_name(underlay)
-    if not CRD_DEVICE_NAME.fullmatch(device):
-        problems.append((("underlay",),
-                         f"underlay device name {device!r} does not match "
-                         f"{CRD_DEVICE_NAME.pattern} (networkDevice.interfaceName): {_WHY}"))
+    for uplink in uplinks(underlay):
+        if not CRD_DEVICE_NAME.fullmatch(uplink.name):
+            problems.append((("underlay",),
+                             f"underlay device name {uplink.name!r} does not match "
+                             f"{CRD_DEVICE_NAME.pattern} (networkDevice.interfaceName): {_WHY}"))
     return problems
 
 

@@ -13,16 +13,16 @@ from typing import Any
 from evpn_boot.config.model import Config
 
 _SECTIONS = ("node", "runtime", "frr", "underlay", "underlay.vlan", "underlay.macvlan",
-             "underlay.neighbors", "l3vni", "l2vni", "readiness", "handoff")
+             "underlay.neighbors", "underlay.bfd", "l3vni", "l2vni", "readiness", "handoff")
 
 
 def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     if "$ref" in node:
         return _resolve(schema, schema["$defs"][node["$ref"].split("/")[-1]])
-    for key in ("anyOf", "allOf"):
+    for key in ("anyOf", "allOf", "oneOf"):
         for option in node.get(key, ()):
-            if "$ref" in option or (option.get("type") == "array" and "$ref" in option.get(
-                    "items", {})):
+            if "$ref" in option or "oneOf" in option or (
+                    option.get("type") == "array" and "$ref" in option.get("items", {})):
                 return _resolve(schema, option)
     if node.get("type") == "array" and "$ref" in node.get("items", {}):
         return _resolve(schema, node["items"])
@@ -33,8 +33,9 @@ def _type(schema: dict[str, Any], node: dict[str, Any]) -> str:
     if "$ref" in node:
         target = schema["$defs"][node["$ref"].split("/")[-1]]
         return _type(schema, target) if "enum" in target else "table"
-    if "anyOf" in node:
-        return " or ".join(_type(schema, o) for o in node["anyOf"] if o.get("type") != "null")
+    for key in ("anyOf", "oneOf"):
+        if key in node:
+            return " or ".join(_type(schema, o) for o in node[key] if o.get("type") != "null")
     if "enum" in node:
         return "one of " + ", ".join(json.dumps(v) for v in node["enum"])
     if node.get("type") == "array":
@@ -50,7 +51,7 @@ def _limits(node: dict[str, Any]) -> str:
                        ("maxLength", "max length")):
         if key in node:
             parts.append(f"{label} {node[key]}")
-    for option in node.get("anyOf", ()):
+    for option in (*node.get("anyOf", ()), *node.get("oneOf", ())):
         extra = _limits(option)
         if extra:
             parts.append(extra)
@@ -91,6 +92,12 @@ its key path and line; nothing runs while one is broken (exit 2).
   is a unicast address and neither our VTEP nor our router id. Route targets:
   `ASN:NN` with a 2-byte ASN and a 4-byte number or the reverse, or
   `IPv4:NN` with NN <= 65535.
+* **Uplinks** (dual-homing): exactly one of `underlay.nic`, `nics`, `vlan` or
+  `macvlan` (`vlan`/`macvlan` a table or a list of tables, one per leaf);
+  every uplink name is used once and is not `lo`. A neighbor has exactly one
+  of `address` (numbered) or `interface` (BGP unnumbered); an `interface`
+  names one of the uplinks and takes no `ebgp_multihop`. The VTEP is always
+  on the router namespace's `lo`, whatever the uplinks.
 * **`readiness.timeout_s`**: a TOML integer or float (`true` and `"120"` are
   refused), more than 0 and at most 86400.
 * **Password files** are read when the configuration is validated: a regular

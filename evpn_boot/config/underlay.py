@@ -1,28 +1,61 @@
-"""The underlay's interface names, read off its configuration (pure).
+"""The underlay's uplinks, read off its configuration (pure).
 
 Validation (which names are taken) and derivation (which links to build) both
-need them, so they live with the model they read.
+need them, so they live with the model they read.  A node has one uplink per
+leaf: a NIC moved into the router namespace, or a VLAN/macvlan made on one.
 """
 
 from __future__ import annotations
 
-from evpn_boot.config.model import UnderlayConfig
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from evpn_boot.config.model import MacvlanUnderlay, UnderlayConfig, VlanUnderlay
+
+Sub = Union[VlanUnderlay, MacvlanUnderlay]
 
 
-def underlay_link_name(underlay: UnderlayConfig) -> str:
-    """The link the underlay runs on: the NIC itself, or the VLAN/macvlan made on it."""
+@dataclass(frozen=True)
+class Uplink:
+    """One underlay link: ``name`` in the router namespace, made on (or being) ``parent``."""
+
+    name: str
+    parent: str
+    #: "nic", "vlan" or "macvlan": the config section it comes from.
+    section: str
+    #: Position in a list of tables (None: a single table or a NIC); for error paths.
+    position: Optional[int] = None
+    sub: Optional[Sub] = None
+
+    @property
+    def path(self) -> tuple[Union[str, int], ...]:
+        """Where it is configured, as a key path (``underlay.vlan[1]``)."""
+        base: tuple[Union[str, int], ...] = ("underlay", self.section)
+        return base if self.position is None else (*base, self.position)
+
+
+def _sub_name(sub: Sub) -> str:
+    if isinstance(sub, VlanUnderlay):
+        return sub.name or f"{sub.parent}.{sub.id}"
+    return sub.name or f"ul-{sub.parent}"
+
+
+def uplinks(underlay: UnderlayConfig) -> list[Uplink]:
+    """Every uplink, in configuration order."""
     if underlay.nic is not None:
-        return underlay.nic
-    if underlay.vlan is not None:
-        return underlay.vlan.name or f"{underlay.vlan.parent}.{underlay.vlan.id}"
-    assert underlay.macvlan is not None
-    return underlay.macvlan.name or f"ul-{underlay.macvlan.parent}"
+        return [Uplink(underlay.nic, underlay.nic, "nic")]
+    if underlay.nics is not None:
+        return [Uplink(n, n, "nics", i) for i, n in enumerate(underlay.nics)]
+    section = "vlan" if underlay.vlan is not None else "macvlan"
+    given: Union[Sub, list[VlanUnderlay], list[MacvlanUnderlay], None] = (
+        underlay.vlan if underlay.vlan is not None else underlay.macvlan)
+    assert given is not None
+    if isinstance(given, list):
+        subs: list[Sub] = list(given)
+        return [Uplink(_sub_name(s), s.parent, section, i, s) for i, s in enumerate(subs)]
+    return [Uplink(_sub_name(given), given.parent, section, None, given)]
 
 
-def underlay_parent(underlay: UnderlayConfig) -> str:
-    """The host NIC the underlay uses (moved, or the parent of a sub-interface)."""
-    if underlay.nic is not None:
-        return underlay.nic
-    sub = underlay.vlan or underlay.macvlan
-    assert sub is not None
-    return sub.parent
+def underlay_parents(underlay: UnderlayConfig) -> list[str]:
+    """Every host NIC the underlay uses, once each."""
+    return list(dict.fromkeys(u.parent for u in uplinks(underlay)))

@@ -37,7 +37,7 @@ def neighbors_of(desired: DesiredState) -> list[str]:
     """The underlay neighbor addresses, as FRR prints them."""
     if desired.frr is None:
         return []
-    return [str(n.address) for n in desired.frr.neighbors]
+    return [n.peer for n in desired.frr.neighbors]
 
 
 def _normal(address: str) -> str:

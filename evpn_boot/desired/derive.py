@@ -12,10 +12,17 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Optional
 
-from evpn_boot.config.model import Config, L2VniConfig, L3VniConfig, UnderlayConfig
-from evpn_boot.config.underlay import underlay_link_name
+from evpn_boot.config.model import (
+    Config,
+    L2VniConfig,
+    L3VniConfig,
+    UnderlayConfig,
+    VlanUnderlay,
+)
+from evpn_boot.config.underlay import Uplink, uplinks
 from evpn_boot.desired.model import (
     UNDERLAY_LINK_GROUP,
+    BfdTimers,
     BridgeInfo,
     BridgePort,
     DesiredState,
@@ -47,6 +54,10 @@ __all__ = ["DeriveError", "NodeFacts", "derive", "derive_node"]
 DEFAULT_UNDERLAY_MTU = 1500
 VXLAN_OVERHEAD_V4 = 50
 VXLAN_OVERHEAD_V6 = 70
+
+#: FRR's own BFD timers (bfdd's defaults).
+FRR_BFD_MULTIPLIER = 3
+FRR_BFD_INTERVAL_MS = 300
 
 _VXLAN_PORT = BridgePort(learning=False, neigh_suppress=True)
 _PLAIN_PORT = BridgePort(learning=True, neigh_suppress=False)
@@ -120,8 +131,9 @@ def derive(config: Config, facts: NodeFacts) -> DesiredState:
     links: list[LinkSpec] = [
         LinkSpec("lo", Side.ROUTER, LinkKind.LOOPBACK, LoopbackInfo(), addresses=(node.vtep,)),
     ]
-    underlay_link = _underlay_link(config.underlay, node.index, problems)
-    links.append(underlay_link)
+    underlay_links = [_underlay_link(config.underlay, uplink, node.index, problems)
+                      for uplink in uplinks(config.underlay)]
+    links.extend(underlay_links)
     routes: list[RouteSpec] = []
     vrf_tables = {l3.vrf: l3.table or addressing.vrf_table(l3.vni) for l3 in config.l3vni}
     vrfs: list[FrrVrf] = []
@@ -148,10 +160,14 @@ def derive(config: Config, facts: NodeFacts) -> DesiredState:
         vtep=node.vtep,
         router_mac=node.router_mac,
         neighbors=tuple(FrrNeighbor(
-            address=n.address, asn=n.asn, bfd=n.bfd, password_file=n.password_file,
-            port=n.port, hold_time=n.hold_time, keepalive_time=n.keepalive_time,
-            ebgp_multihop=n.ebgp_multihop, connect_retry_s=n.connect_retry_s)
+            address=n.address, interface=n.interface, asn=n.asn, bfd=n.bfd,
+            password_file=n.password_file, port=n.port, hold_time=n.hold_time,
+            keepalive_time=n.keepalive_time, ebgp_multihop=n.ebgp_multihop,
+            connect_retry_s=n.connect_retry_s)
             for n in config.underlay.neighbors),
+        bfd_timers=_bfd_timers(config.underlay),
+        multipath_relax=_leaves_differ(config.underlay),
+        no_transit=not config.underlay.transit and len(config.underlay.neighbors) > 1,
         vrfs=tuple(vrfs),
         l2vnis=tuple(FrrL2Vni(vni=l2.vni, vrf=l2.vrf) for l2 in config.l2vni),
         raw_config=config.frr.raw_config,
@@ -172,37 +188,57 @@ def derive(config: Config, facts: NodeFacts) -> DesiredState:
         routes=tuple(routes),
         sysctls=ROUTER_SYSCTLS,
         frr=frr,
-        underlay=underlay_link.name,
+        underlay=underlay_links[0].name,
+        uplinks=tuple(link.name for link in underlay_links),
         l3_vnis=tuple(l3.vni for l3 in config.l3vni),
         l2_vnis=tuple(l2.vni for l2 in config.l2vni),
     )
 
 
-def _underlay_link(underlay: UnderlayConfig, index: int, problems: list[str]) -> LinkSpec:
-    name = underlay_link_name(underlay)
-    if underlay.nic is not None:
+def _bfd_timers(underlay: UnderlayConfig) -> BfdTimers | None:
+    """The timers that differ from FRR's (300 ms x 3): FRR does not print its
+    defaults back, so spelling them out would be a change on every reload."""
+    b = underlay.bfd
+
+    def set_(value: int | None, default: int) -> int | None:
+        return None if value == default else value
+    timers = BfdTimers(detect_multiplier=set_(b.detect_multiplier, FRR_BFD_MULTIPLIER),
+                       receive_interval_ms=set_(b.receive_interval_ms, FRR_BFD_INTERVAL_MS),
+                       transmit_interval_ms=set_(b.transmit_interval_ms, FRR_BFD_INTERVAL_MS))
+    return None if timers == BfdTimers() else timers
+
+
+def _leaves_differ(underlay: UnderlayConfig) -> bool:
+    """Several leaves that are (or may be, "external") in different ASNs."""
+    asns = {n.asn for n in underlay.neighbors}
+    return len(underlay.neighbors) > 1 and (len(asns) > 1 or "external" in asns)
+
+
+def _underlay_link(underlay: UnderlayConfig, uplink: Uplink, index: int,
+                   problems: list[str]) -> LinkSpec:
+    # Never addrgenmode none: the kernel's IPv6 link-local address is what BGP
+    # unnumbered (RFC 5549) peers over.
+    if uplink.sub is None:
         # Moved NIC: keeps the addresses it had on the host (recorded for teardown).
-        return LinkSpec(name, Side.ROUTER, LinkKind.PHYSICAL, PhysicalInfo(),
+        return LinkSpec(uplink.name, Side.ROUTER, LinkKind.PHYSICAL, PhysicalInfo(),
                         mtu=underlay.mtu, addresses=None, group=UNDERLAY_LINK_GROUP)
-    sub = underlay.vlan or underlay.macvlan
-    assert sub is not None
+    sub = uplink.sub
     addresses: tuple[IPInterface, ...] = ()
     if sub.address_cidr is not None:
         try:
             addresses = (addressing.subinterface_address(sub.address_cidr, sub.address_offset,
                                                          index),)
         except AddressPlanError as exc:
-            section = "vlan" if underlay.vlan is not None else "macvlan"
-            problems.append(f"underlay.{section}.address_cidr: node index {index}: {exc}")
-    if underlay.vlan is not None:
-        info: VlanInfo | MacvlanInfo = VlanInfo(parent=underlay.vlan.parent,
-                                                 vlan_id=underlay.vlan.id)
+            where = ".".join(map(str, uplink.path)) if uplink.position is None else \
+                f"underlay.{uplink.section}[{uplink.position}]"
+            problems.append(f"{where}.address_cidr: node index {index}: {exc}")
+    if isinstance(sub, VlanUnderlay):
+        info: VlanInfo | MacvlanInfo = VlanInfo(parent=sub.parent, vlan_id=sub.id)
         kind = LinkKind.VLAN
     else:
-        assert underlay.macvlan is not None
-        info = MacvlanInfo(parent=underlay.macvlan.parent)
+        info = MacvlanInfo(parent=sub.parent)
         kind = LinkKind.MACVLAN
-    return LinkSpec(name, Side.ROUTER, kind, info, mtu=underlay.mtu, addresses=addresses,
+    return LinkSpec(uplink.name, Side.ROUTER, kind, info, mtu=underlay.mtu, addresses=addresses,
                     group=UNDERLAY_LINK_GROUP)
 
 

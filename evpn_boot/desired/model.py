@@ -181,8 +181,11 @@ class NodeValues:
 
 @dataclass(frozen=True)
 class FrrNeighbor:
-    address: IPAddress
-    asn: int
+    """One underlay session: numbered (``address``) or unnumbered (``interface``)."""
+
+    address: Optional[IPAddress]
+    #: An int, or "external"/"internal" (FRR's own words, for unnumbered leaves).
+    asn: Union[int, str]
     bfd: bool = False
     password_file: Optional[Path] = None
     port: Optional[int] = None
@@ -190,6 +193,20 @@ class FrrNeighbor:
     keepalive_time: Optional[int] = None
     ebgp_multihop: Optional[int] = None
     connect_retry_s: Optional[int] = None
+    interface: Optional[str] = None
+
+    @property
+    def peer(self) -> str:
+        """The neighbor as FRR names it (``neighbor <peer> ...``) and reports it."""
+        return str(self.address) if self.address is not None else str(self.interface)
+
+@dataclass(frozen=True)
+class BfdTimers:
+    """Timers of the BFD profile every BFD neighbor uses; None = FRR's default."""
+
+    detect_multiplier: Optional[int] = None
+    receive_interval_ms: Optional[int] = None
+    transmit_interval_ms: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +262,12 @@ class FrrModel:
     #: One config serves a pool whose nodes share an ASN, so EVPN routes from
     #: other nodes carry our own ASN in their path: accept it once.
     allowas_in: bool = True
+    #: Set when BFD timers are configured: rendered as a profile the BFD neighbors use.
+    bfd_timers: Optional[BfdTimers] = None
+    #: Leaves in different ASNs: their equal-length paths are still ECMP.
+    multipath_relax: bool = False
+    #: Several leaves and no transit: advertise to a leaf only our own routes.
+    no_transit: bool = False
 
 
 @dataclass(frozen=True)
@@ -270,7 +293,9 @@ class DesiredState:
     routes: tuple[RouteSpec, ...] = ()
     sysctls: tuple[SysctlSpec, ...] = ()
     frr: Optional[FrrModel] = None
-    underlay: str = ""            # name of the underlay link in the router namespace
+    underlay: str = ""            # name of the (first) underlay link in the router namespace
+    #: Every underlay link (one per leaf), in configuration order.
+    uplinks: tuple[str, ...] = ()
     l3_vnis: tuple[int, ...] = ()
     l2_vnis: tuple[int, ...] = ()
 

@@ -60,7 +60,7 @@ def desired_to_text(desired: DesiredState) -> str:
         f"  router id   {node.router_id}",
         f"  router mac  {node.router_mac}",
         f"  netns       {rt.netns} (host: {rt.host_netns or 'the machine namespace'})",
-        f"  underlay    {desired.underlay}",
+        f"  underlay    {', '.join(desired.uplinks) or desired.underlay}",
         f"  L3 VNIs     {', '.join(map(str, desired.l3_vnis)) or '-'}",
         f"  L2 VNIs     {', '.join(map(str, desired.l2_vnis)) or '-'}",
         "links:",
@@ -73,7 +73,7 @@ def desired_to_text(desired: DesiredState) -> str:
     if desired.frr is not None:
         lines.append("bgp:")
         lines.append(f"  asn {desired.frr.asn}")
-        lines += [f"  neighbor {n.address} remote-as {n.asn}" + (" bfd" if n.bfd else "")
+        lines += [f"  neighbor {n.peer} remote-as {n.asn}" + (" bfd" if n.bfd else "")
                   + (" password-file" if n.password_file else "")
                   for n in desired.frr.neighbors]
         lines += [f"  vrf {v.name} vni {v.vni}: host session {v.host_neighbor} "

@@ -33,7 +33,9 @@ from evpn_boot.config.model import (
     L3VniConfig,
     Neighbor,
     UnderlayConfig,
+    VlanUnderlay,
 )
+from evpn_boot.config.underlay import uplinks
 
 DEFAULT_NAMESPACE = "openperouter-system"
 DEFAULT_VXLAN_PORT = 4789     # the CRDs' default: omitted when equal
@@ -138,17 +140,17 @@ def _underlay(run: _Run, config: Config) -> dict[str, Any]:
 
 
 def _underlay_device(run: _Run, underlay: UnderlayConfig) -> str:
-    if underlay.nic is not None:
-        return underlay.nic
-    if underlay.vlan is not None:
-        sub: Any = underlay.vlan
-        name = underlay.vlan.name or f"{underlay.vlan.parent}.{underlay.vlan.id}"
-        kind = f"VLAN {underlay.vlan.id} on {underlay.vlan.parent}"
-    else:
-        assert underlay.macvlan is not None
-        sub = underlay.macvlan
-        name = underlay.macvlan.name or f"ul-{underlay.macvlan.parent}"
-        kind = f"macvlan on {underlay.macvlan.parent}"
+    all_uplinks = uplinks(underlay)
+    if len(all_uplinks) > 1:
+        run.out.notes.append(f"underlay: {len(all_uplinks)} uplinks; only the first "
+                             f"({all_uplinks[0].name!r}) is exported as the Underlay's interface")
+    uplink = all_uplinks[0]
+    sub = uplink.sub
+    if sub is None:
+        return uplink.name
+    kind = (f"VLAN {sub.id} on {sub.parent}" if isinstance(sub, VlanUnderlay)
+            else f"macvlan on {sub.parent}")
+    name = uplink.name
     run.out.notes.append(f"underlay: OpenPERouter moves an existing device; evpn-boot creates "
                          f"{name!r} ({kind}) in the router namespace, where OpenPERouter "
                          "finds it; on a fresh boot without evpn-boot the host must provide it")
@@ -160,7 +162,10 @@ def _underlay_device(run: _Run, underlay: UnderlayConfig) -> str:
 
 def _neighbor(run: _Run, index: int, neighbor: Neighbor) -> dict[str, Any]:
     where = f"underlay.neighbors[{index}]"
-    spec: dict[str, Any] = {"asn": neighbor.asn, "address": str(neighbor.address)}
+    spec: dict[str, Any] = {"asn": neighbor.asn, "address": neighbor.peer}
+    if neighbor.interface is not None:
+        run.out.notes.append(f"{where}: unnumbered (interface {neighbor.interface!r}); "
+                             "exported with the interface as its address")
     if neighbor.port is not None:
         if neighbor.port > MAX_NEIGHBOR_PORT:
             run.refused.append(f"{where}.port {neighbor.port}: the Neighbor CRD allows at most "

@@ -19,6 +19,11 @@ from evpn_boot.desired.model import FrrModel, FrrNeighbor, FrrVrf
 from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.templating import environment
 
+#: Names of the underlay's BFD profile and no-transit filters (FRR objects of ours).
+BFD_PROFILE = "evpn-boot"
+FROM_LEAF = "evpn-boot-from-leaf"
+TO_LEAF = "evpn-boot-to-leaf"
+
 #: What ``render frr`` prints instead of a password unless asked to show it.
 REDACTED = "<redacted>"
 
@@ -87,7 +92,7 @@ def read_password_file(path: Path) -> str:
 
 
 def read_secrets(model: FrrModel, reader: SecretReader = read_password_file) -> dict[str, str]:
-    """Neighbor address -> password, for every neighbor with a password file."""
+    """Neighbor (address or interface) -> password, for every neighbor with a password file."""
     secrets: dict[str, str] = {}
     for n in model.neighbors:
         if n.password_file is None:
@@ -97,32 +102,41 @@ def read_secrets(model: FrrModel, reader: SecretReader = read_password_file) -> 
         # misparsed, silently weakening the session.
         if not password or any(c.isspace() for c in password) or len(password) > 80:
             raise EvpnBootError(
-                f"BGP password for neighbor {n.address} (file {n.password_file}): must be "
+                f"BGP password for neighbor {n.peer} (file {n.password_file}): must be "
                 f"1-80 characters without whitespace", kind=ErrorKind.CONFIG)
-        secrets[str(n.address)] = password
+        secrets[n.peer] = password
     return secrets
 
 
 def redacted_secrets(model: FrrModel) -> dict[str, str]:
     """A stand-in mapping that renders every password as :data:`REDACTED`."""
-    return {str(n.address): REDACTED for n in model.neighbors if n.password_file is not None}
+    return {n.peer: REDACTED for n in model.neighbors if n.password_file is not None}
 
 
 def render_frr_conf(model: FrrModel, secrets: Mapping[str, str]) -> str:
     """The integrated frr.conf for ``model``; ``secrets`` maps neighbor -> password."""
-    missing = [str(n.address) for n in model.neighbors
-               if n.password_file is not None and str(n.address) not in secrets]
+    missing = [n.peer for n in model.neighbors
+               if n.password_file is not None and n.peer not in secrets]
     if missing:
         raise EvpnBootError(f"render frr.conf: no password given for neighbor(s) "
                             f"{', '.join(missing)}", kind=ErrorKind.RUNTIME)
+    vtep_afi = "ipv4" if model.vtep.version == 4 else "ipv6"
     by_afi: dict[str, list[FrrNeighbor]] = {"ipv4": [], "ipv6": []}
     for n in model.neighbors:
-        by_afi["ipv4" if isinstance(n.address, ipaddress.IPv4Address) else "ipv6"].append(n)
+        if n.address is None:
+            # Unnumbered: the session is IPv6 link-local, but it carries only the
+            # VTEP's family (over extended next-hop for an IPv4 VTEP).
+            by_afi[vtep_afi].append(n)
+        else:
+            by_afi["ipv4" if isinstance(n.address, ipaddress.IPv4Address) else "ipv6"].append(n)
     return _ENV.get_template("frr.conf.j2").render(
         m=model,
         secrets=secrets,
-        vtep_afi="ipv4" if model.vtep.version == 4 else "ipv6",
+        vtep_afi=vtep_afi,
         neighbors_by_afi=by_afi,
+        bfd_profile=BFD_PROFILE,
+        from_leaf=FROM_LEAF,
+        to_leaf=TO_LEAF,
     )
 
 

@@ -8,6 +8,7 @@ container through the runtime package.  Nothing here returns a password.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evpn_boot.errors import ErrorKind, EvpnBootError
@@ -88,6 +89,30 @@ def parse_evpn_vnis(data: Any) -> list[dict[str, Any]]:
     return sorted(vnis, key=lambda v: int(v["vni"]))
 
 
+def parse_bfd_peers(data: Any) -> list[dict[str, Any]]:
+    """``show bfd peers json`` -> peer, interface and status ("up", "down", ...) each."""
+    if not isinstance(data, list):
+        return []
+    return [{"peer": str(p.get("peer", "")), "interface": str(p.get("interface", "")),
+             "status": str(p.get("status", "unknown"))}
+            for p in data if isinstance(p, dict)]
+
+
+def uplink_status(uplinks: Sequence[str], links: Mapping[str, str],
+                  sessions: Sequence[Mapping[str, Any]],
+                  bfd_peers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per uplink: its link state, the underlay session on it (an unnumbered
+    neighbor is named by its interface) and the BFD session on it, or "-"."""
+    rows = []
+    for name in uplinks:
+        session = next((str(s["state"]) for s in sessions
+                        if s.get("vrf") == "default" and s.get("neighbor") == name), "-")
+        bfd = next((str(p["status"]) for p in bfd_peers if p.get("interface") == name), "-")
+        rows.append({"name": name, "link": links.get(name, "absent"), "session": session,
+                     "bfd": bfd})
+    return rows
+
+
 class VtyshError(EvpnBootError):
     """A vtysh query failed; ``detail`` is vtysh's own last words (or why the JSON is bad)."""
 
@@ -131,11 +156,13 @@ def frr_status(podman: Podman, container: str) -> dict[str, Any]:
     state = podman.inspect(container)
     errors: list[str] = []
     doc: dict[str, Any] = {"container": state.to_dict(), "bgp": {"sessions": []},
-                           "evpn": {"vnis": []}, "errors": errors}
+                           "evpn": {"vnis": []}, "bfd": {"peers": []}, "errors": errors}
     if not state.running:
         return doc
     doc["bgp"]["sessions"] = parse_bgp_summary(_reported(
         podman, container, "show bgp vrf all summary json", "show bgp summary", errors))
     doc["evpn"]["vnis"] = parse_evpn_vnis(_reported(
         podman, container, "show evpn vni detail json", "show evpn vni", errors))
+    doc["bfd"]["peers"] = parse_bfd_peers(_reported(
+        podman, container, "show bfd peers json", "show bfd peers", errors))
     return doc

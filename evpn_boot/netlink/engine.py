@@ -36,7 +36,7 @@ from evpn_boot.plan import diff as diff_mod
 from evpn_boot.plan.model import ObservedState, Plan
 from evpn_boot.plan.render import op_text
 from evpn_boot.state import store
-from evpn_boot.state.model import HOST_LINK_GROUP, Ownership
+from evpn_boot.state.model import HOST_LINK_GROUP, NicRecord, Ownership
 
 __all__ = ["ApplyResult", "converge", "observe", "plan", "teardown", "verify"]
 
@@ -86,10 +86,11 @@ def converge(desired: DesiredState, *, check: bool = True,
             store.save(runtime.state_dir, holder["ownership"])
 
         def record_nic() -> None:
-            record = diff_mod.nic_record(desired, observed, holder["ownership"])
-            if record is not None and holder["ownership"].nic is None:
-                holder["ownership"] = replace(holder["ownership"], nic=record)
-                store.save(runtime.state_dir, holder["ownership"])
+            records = diff_mod.nic_records(desired, observed, holder["ownership"])
+            updated = holder["ownership"].with_nics(records)
+            if updated != holder["ownership"]:
+                holder["ownership"] = updated
+                store.save(runtime.state_dir, updated)
 
         if ownership != _ownership(runtime):
             store.save(runtime.state_dir, ownership)
@@ -133,8 +134,8 @@ def teardown(runtime: Runtime, *, discard_state: bool = False) -> list[str]:
         netns = ownership.netns or runtime.netns
         host = runtime.host_netns
         try:
-            if ownership.nic is not None:
-                done += _return_nic(ownership, netns, host)
+            for nic in ownership.nics:
+                done += _return_nic(nic, netns, host)
             done += _delete_subinterfaces(netns)
             with wire.open_socket(host) as sock:
                 for raw in observe_mod.dump_links(sock):
@@ -180,9 +181,7 @@ def _delete_subinterfaces(netns: str) -> list[str]:
     return done
 
 
-def _return_nic(ownership: Ownership, netns: str, host: str) -> list[str]:
-    nic = ownership.nic
-    assert nic is not None
+def _return_nic(nic: NicRecord, netns: str, host: str) -> list[str]:
     done = []
     if nsfd.exists(netns):
         with wire.open_socket(netns) as sock:

@@ -7,7 +7,7 @@ import socket
 from typing import Optional
 
 from evpn_boot.config.model import Config
-from evpn_boot.config.underlay import underlay_parent
+from evpn_boot.config.underlay import underlay_parents
 from evpn_boot.desired.derive import NodeFacts
 from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.netlink import nsfd, wire
@@ -25,24 +25,25 @@ def read_node_facts(config: Config, *, node_index: Optional[int] = None) -> Node
     """
     hostname = socket.gethostname()
     wanted = config.node.index_from_interface if node_index is None else None
-    parent = underlay_parent(config.underlay)
+    parents = underlay_parents(config.underlay)
     interface_index = node_index
     host = config.runtime.host_netns
     # Single-link requests, not dumps: a dump of thousands of links costs a
-    # noticeable part of a no-op apply, and only two links matter here.
+    # noticeable part of a no-op apply, and only a few links matter here.
     try:
         with wire.open_socket(host) as sock:
-            link = get_link(sock, parent)
+            found = {p: get_link(sock, p) for p in parents}
             index_link = get_link(sock, wanted) if wanted is not None else None
             index_addresses = dump_addresses(sock) if index_link is not None else {}
     except OSError as exc:
         raise EvpnBootError(f"cannot open host network namespace {host!r}: {exc}",
                             kind=ErrorKind.PREFLIGHT) from exc
-    if (link is None or (wanted is not None and index_link is None)) \
+    if (None in found.values() or (wanted is not None and index_link is None)) \
             and nsfd.exists(config.runtime.netns):
         with wire.open_socket(config.runtime.netns) as sock:
-            if link is None:
-                link = get_link(sock, parent)
+            for p in parents:
+                if found[p] is None:
+                    found[p] = get_link(sock, p)
             if wanted is not None and index_link is None:
                 index_link = get_link(sock, wanted)
                 if index_link is not None:
@@ -59,5 +60,20 @@ def read_node_facts(config: Config, *, node_index: Optional[int] = None) -> Node
                 f"node.index_from_interface: interface {wanted!r} has no IPv4 address "
                 f"(or does not exist) in the host namespace",
                 kind=ErrorKind.PREFLIGHT)
-    mtu = link.mtu if link is not None else None
+    # Several uplinks: the VXLAN MTU must fit the smallest of them.
+    mtus = [link.mtu for link in found.values() if link is not None and link.mtu is not None]
+    mtu = min(mtus) if mtus else None
     return NodeFacts(hostname=hostname, interface_index=interface_index, underlay_mtu=mtu)
+
+
+def uplink_states(netns: str, names: tuple[str, ...]) -> dict[str, str]:
+    """Each uplink's operational state in the router namespace ("up", "down", ...,
+    "absent"); every one "absent" when the namespace does not exist.  Reads only."""
+    from evpn_boot.netlink.rtnl import IF_OPER_STATES
+    if not nsfd.exists(netns):
+        return dict.fromkeys(names, "absent")
+    with wire.open_socket(netns) as sock:
+        links = {name: get_link(sock, name) for name in names}
+    return {name: ("absent" if link is None
+                   else IF_OPER_STATES.get(link.operstate, "UNKNOWN").lower())
+            for name, link in links.items()}

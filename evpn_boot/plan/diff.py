@@ -57,28 +57,30 @@ def collisions(desired: DesiredState, observed: ObservedState,
     return found
 
 
-def nic_record(desired: DesiredState, observed: ObservedState,
-               ownership: Ownership) -> Optional[NicRecord]:
+def nic_record(desired: DesiredState, observed: ObservedState, ownership: Ownership,
+               nic: LinkSpec) -> Optional[NicRecord]:
     """What to give back at teardown: the recorded NIC, else how the host has it now."""
-    underlay = _underlay(desired)
-    if underlay is None:
-        return None
-    if ownership.nic is not None and ownership.nic.name == underlay.name:
-        return ownership.nic
-    host = observed.get(Side.HOST, underlay.name)
+    recorded = ownership.nic_named(nic.name)
+    if recorded is not None:
+        return recorded
+    host = observed.get(Side.HOST, nic.name)
     if host is None:
         return None
     addresses = tuple(a for a in host.spec.addresses or ()
                       if not (a.version == 6 and a.ip in _LINK_LOCAL_V6))
-    return NicRecord(name=underlay.name, addresses=addresses,
+    return NicRecord(name=nic.name, addresses=addresses,
                      mtu=host.spec.mtu or 1500, up=host.spec.up)
 
 
-def _underlay(desired: DesiredState) -> Optional[LinkSpec]:
-    for spec in desired.links:
-        if spec.kind is LinkKind.PHYSICAL:
-            return spec
-    return None
+def nic_records(desired: DesiredState, observed: ObservedState,
+                ownership: Ownership) -> tuple[NicRecord, ...]:
+    """:func:`nic_record` of every NIC the underlay moves in, where known."""
+    records = (nic_record(desired, observed, ownership, spec) for spec in _underlay_nics(desired))
+    return tuple(r for r in records if r is not None)
+
+
+def _underlay_nics(desired: DesiredState) -> list[LinkSpec]:
+    return [spec for spec in desired.links if spec.kind is LinkKind.PHYSICAL]
 
 
 def diff(desired: DesiredState, observed: ObservedState, ownership: Ownership) -> Plan:
@@ -114,25 +116,27 @@ def _sysctl_ops(desired: DesiredState, observed: ObservedState) -> list[Op]:
 def _underlay_nic(desired: DesiredState, observed: ObservedState, ownership: Ownership,
                   wanted: dict[tuple[Side, str], LinkSpec],
                   links: dict[tuple[Side, str], ObservedLink]) -> list[Op]:
-    """Want the moved NIC as the host had it; plan the move if it is still there.
+    """Want each moved NIC as the host had it; plan the move of those still there.
 
     Updates ``wanted`` and ``links`` in place: after a planned move, the NIC is
     treated as already in the router namespace (down, without addresses), so
     the link pass re-adds its addresses and brings it up.
     """
-    nic = nic_record(desired, observed, ownership)
-    underlay = _underlay(desired)
-    if underlay is None or nic is None:
-        return []
-    wanted[underlay.key] = _with(underlay, addresses=nic.addresses,
-                                 mtu=underlay.mtu or nic.mtu)
-    if underlay.key in links or (Side.HOST, underlay.name) not in links:
-        return []
-    moved = links.pop((Side.HOST, underlay.name))
-    links[underlay.key] = ObservedLink(
-        _with(moved.spec, side=Side.ROUTER, addresses=(), up=False),
-        ifindex=moved.ifindex, kind_name=moved.kind_name)
-    return [Op(Action.MOVE_NIC, Side.ROUTER, underlay.name, spec=underlay)]
+    ops = []
+    for underlay in _underlay_nics(desired):
+        nic = nic_record(desired, observed, ownership, underlay)
+        if nic is None:
+            continue
+        wanted[underlay.key] = _with(underlay, addresses=nic.addresses,
+                                     mtu=underlay.mtu or nic.mtu)
+        if underlay.key in links or (Side.HOST, underlay.name) not in links:
+            continue
+        moved = links.pop((Side.HOST, underlay.name))
+        links[underlay.key] = ObservedLink(
+            _with(moved.spec, side=Side.ROUTER, addresses=(), up=False),
+            ifindex=moved.ifindex, kind_name=moved.kind_name)
+        ops.append(Op(Action.MOVE_NIC, Side.ROUTER, underlay.name, spec=underlay))
+    return ops
 
 
 def _undesired_deletes(links: dict[tuple[Side, str], ObservedLink],

@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 from typing import Optional
 
 from evpn_boot.config.model import Config, FrrConfig, ReadinessConfig, RuntimeConfig
+from evpn_boot.config.underlay import underlay_parents
 
 #: The evpn-boot image the container mode runs (built by ``make image``).
 DEFAULT_IMAGE = "ghcr.io/evpn-boot/evpn-boot:latest"
@@ -129,8 +130,4 @@ def device_unit(ifname: str) -> str:
 def _underlay_devices(config: Optional[Config]) -> tuple[str, ...]:
     if config is None:
         return ()
-    underlay = config.underlay
-    nics = [underlay.nic,
-            underlay.vlan.parent if underlay.vlan else None,
-            underlay.macvlan.parent if underlay.macvlan else None]
-    return tuple(device_unit(n) for n in nics if n)
+    return tuple(device_unit(n) for n in underlay_parents(config.underlay))

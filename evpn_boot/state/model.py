@@ -34,20 +34,33 @@ class NicRecord:
 class Ownership:
     netns: str = ""
     host_netns: str = ""
-    nic: Optional[NicRecord] = None
+    #: Every NIC moved in (one per uplink), as the host had it.
+    nics: tuple[NicRecord, ...] = ()
     host_links: tuple[str, ...] = field(default_factory=tuple)
+
+    def nic_named(self, name: str) -> Optional[NicRecord]:
+        for nic in self.nics:
+            if nic.name == name:
+                return nic
+        return None
+
+    def with_nics(self, records: tuple[NicRecord, ...]) -> Ownership:
+        """Add the records of NICs not recorded yet (a recorded one is never rewritten)."""
+        new = tuple(r for r in records if self.nic_named(r.name) is None)
+        return replace(self, nics=self.nics + new) if new else self
 
     def with_host_links(self, names: tuple[str, ...]) -> Ownership:
         merged = tuple(sorted(set(self.host_links) | set(names)))
         return replace(self, host_links=merged)
 
     def to_dict(self) -> dict[str, Any]:
-        nic = None
-        if self.nic is not None:
-            nic = {"name": self.nic.name, "mtu": self.nic.mtu, "up": self.nic.up,
-                   "addresses": [str(a) for a in self.nic.addresses]}
+        nics = [{"name": n.name, "mtu": n.mtu, "up": n.up,
+                 "addresses": [str(a) for a in n.addresses]} for n in self.nics]
+        # "nic" (the first) is what a single-homed record always held; "nics"
+        # lists every one, so a dual-homed node's record is still read by both.
         return {"version": STATE_VERSION, "netns": self.netns, "host_netns": self.host_netns,
-                "nic": nic, "host_links": list(self.host_links)}
+                "nic": nics[0] if nics else None, "nics": nics,
+                "host_links": list(self.host_links)}
 
     @classmethod
     def from_dict(cls, data: object) -> Ownership:
@@ -57,7 +70,7 @@ class Ownership:
         version = data.get("version", STATE_VERSION)   # absent in hand-written records
         if version != STATE_VERSION or isinstance(version, bool):
             raise StateFormatError(f"version {version!r:.20}, expected {STATE_VERSION}")
-        unknown = set(data) - {"version", "netns", "host_netns", "nic", "host_links"}
+        unknown = set(data) - {"version", "netns", "host_netns", "nic", "nics", "host_links"}
         if unknown:
             raise StateFormatError(f"unknown keys {', '.join(sorted(map(str, unknown)))}")
         netns = _name(data.get("netns", ""), "netns", empty_ok=True)
@@ -65,7 +78,15 @@ class Ownership:
         links = data.get("host_links", [])
         if not isinstance(links, list):
             raise StateFormatError("host_links is not a list")
-        return cls(netns=netns, host_netns=host_netns, nic=_nic(data.get("nic")),
+        if "nics" in data:
+            raw_nics = data["nics"]
+            if not isinstance(raw_nics, list):
+                raise StateFormatError("nics is not a list")
+            nics = tuple(_nic(n, f"nics[{i}]") for i, n in enumerate(raw_nics))
+        else:
+            first = data.get("nic")
+            nics = () if first is None else (_nic(first, "nic"),)
+        return cls(netns=netns, host_netns=host_netns, nics=nics,
                    host_links=tuple(_name(n, "host_links[]") for n in links))
 
 
@@ -80,20 +101,19 @@ def _name(value: object, field_name: str, *, empty_ok: bool = False) -> str:
     return value
 
 
-def _nic(raw: object) -> Optional[NicRecord]:
-    if raw is None:
-        return None
+def _nic(raw: object, where: str) -> NicRecord:
     if not isinstance(raw, dict):
-        raise StateFormatError("nic is not an object")
+        raise StateFormatError(f"{where} is not an object")
     mtu, up, addresses = raw.get("mtu"), raw.get("up"), raw.get("addresses", [])
     if not isinstance(mtu, int) or isinstance(mtu, bool) or not 0 < mtu < 2**32:
-        raise StateFormatError(f"nic.mtu is not an MTU: {mtu!r:.40}")
+        raise StateFormatError(f"{where}.mtu is not an MTU: {mtu!r:.40}")
     if not isinstance(up, bool):
-        raise StateFormatError("nic.up is not true/false")
+        raise StateFormatError(f"{where}.up is not true/false")
     if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
-        raise StateFormatError("nic.addresses is not a list of strings")
+        raise StateFormatError(f"{where}.addresses is not a list of strings")
     try:
         parsed = tuple(ipaddress.ip_interface(a) for a in addresses)
     except ValueError as exc:
-        raise StateFormatError(f"nic.addresses: {exc}") from None
-    return NicRecord(name=_name(raw.get("name"), "nic.name"), mtu=mtu, up=up, addresses=parsed)
+        raise StateFormatError(f"{where}.addresses: {exc}") from None
+    return NicRecord(name=_name(raw.get("name"), f"{where}.name"), mtu=mtu, up=up,
+                     addresses=parsed)

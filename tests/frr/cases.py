@@ -8,7 +8,7 @@ from pathlib import Path
 from evpn_boot.config.load import parse_config
 from evpn_boot.desired.derive import NodeFacts, derive
 from evpn_boot.desired.model import FrrModel
-from tests.support.configs import LEAF_NEIGHBOR, UNDERLAY
+from tests.support.configs import LEAF_NEIGHBOR, UNDERLAY, underlay
 
 REPO = Path(__file__).resolve().parents[2]
 FACTS = NodeFacts(hostname="node-a", interface_index=17, underlay_mtu=1500)
@@ -124,10 +124,67 @@ route-map leaf-in permit 10
 address = "192.168.11.2"
 asn = 64512
 ''',
+    # Two NICs to two leaves, BGP unnumbered, BFD with our timers (the multiplier is
+    # FRR's own, so left out), no transit.
+    "dual-homed-unnumbered": """
+[node]
+index = 1
+""" + underlay('nics = ["eth1", "eth2"]') + """
+[underlay.bfd]
+detect_multiplier = 3
+receive_interval_ms = 200
+transmit_interval_ms = 150
+[[underlay.neighbors]]
+interface = "eth1"
+asn = "external"
+bfd = true
+[[underlay.neighbors]]
+interface = "eth2"
+asn = "external"
+bfd = true
+[[l2vni]]
+vni = 110
+""",
+    # Two VLANs (one per leaf), numbered leaves in two ASNs, BFD at FRR's timers.
+    "dual-homed-vlans": """
+[node]
+index = 1
+""" + underlay("") + """
+[[underlay.vlan]]
+parent = "eth1"
+id = 100
+address_cidr = "192.168.11.0/24"
+address_offset = 10
+[[underlay.vlan]]
+parent = "eth2"
+id = 200
+address_cidr = "192.168.12.0/24"
+address_offset = 10
+[[underlay.neighbors]]
+address = "192.168.11.2"
+asn = 64512
+bfd = true
+[[underlay.neighbors]]
+address = "192.168.12.2"
+asn = 64513
+bfd = true
+""",
+    # Leaves of one ASN that may exchange routes through the node (asked for).
+    "dual-homed-transit": """
+[node]
+index = 1
+""" + underlay('nics = ["eth1", "eth2"]\ntransit = true') + """
+[[underlay.neighbors]]
+interface = "eth1"
+asn = 64512
+[[underlay.neighbors]]
+interface = "eth2"
+asn = 64512
+""",
 }
 
 #: Cases whose neighbors get a password file (value: PASSWORD).
-WITH_PASSWORDS = {"passwords"}
+WITH_PASSWORDS = {"passwords", "dual-homed-transit"}
 
 
 def model_of(toml: str, name: str) -> FrrModel:
@@ -149,4 +206,4 @@ def all_cases() -> dict[str, FrrModel]:
 
 
 def secrets_of(model: FrrModel) -> dict[str, str]:
-    return {str(n.address): PASSWORD for n in model.neighbors if n.password_file is not None}
+    return {n.peer: PASSWORD for n in model.neighbors if n.password_file is not None}

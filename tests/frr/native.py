@@ -42,10 +42,12 @@ class NativeFrr:
 
     def start(self) -> None:
         for daemon in self.daemons:
+            # bfdd's control socket is machine-wide unless given: one per instance.
+            own = ["--bfdctl", str(self.dir / "bfdd.sock")] if daemon == "bfdd" else []
             subprocess.run(self._ns(
                 str(FRR_LIB / daemon), "-d", "-f", str(self.conf),
                 "-i", str(self.dir / f"{daemon}.pid"), "-z", str(self.dir / "zserv.api"),
-                "--vty_socket", str(self.dir), "-P", "0",
+                "--vty_socket", str(self.dir), "-P", "0", *own,
                 "--log", f"file:{self.dir}/{daemon}.log"), check=True, timeout=30)
         self.wait(lambda: self.vtysh("show bgp summary json") is not None, "bgpd up")
 

@@ -234,8 +234,8 @@ def test_l3_config_fails_preflight_naming_vrf(netns: NetnsFactory, tmp_path: Pat
 
 def _underlay_name(config: Path) -> str:
     from evpn_boot.config.load import load_config
-    from evpn_boot.config.underlay import underlay_parent
-    return underlay_parent(load_config(config).config.underlay)
+    from evpn_boot.config.underlay import underlay_parents
+    return underlay_parents(load_config(config).config.underlay)[0]
 
 
 def test_l3_vni_dataplane_needs_vrf() -> None:

@@ -1,0 +1,83 @@
+"""Dual-homed failover: ping loss across the VXLAN while an uplink or a leaf fails.
+
+The fabric of tests/frr/dual_fabric.py (two leaves in different ASNs, BGP
+unnumbered and BFD 300 ms x 3 on every link, one remote VTEP on both leaves, the
+node with two uplinks and an L2 VNI, its FRR in podman).  h1, a workload on the
+node's L2 VNI, pings the remote host every 10 ms; for each round the uplink the
+VXLAN flow uses is set down in the router namespace (``uplink``), or the leaf it
+goes through is killed, its FRR and its forwarding both (``leaf``).  Loss =
+lost packets x 10 ms.  Target: under 1.5 s.  Nothing touches this machine's own
+namespace.
+
+Run as root (under the shared lock):
+``flock /work/heavy.lock .venv/bin/python bench/bench_failover.py [--rounds 3]
+[--image localhost/evpn-boot-frr:10.3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.frr.conftest import CONTAINERS_CONF  # noqa: E402
+from tests.frr.dual_fabric import DualFabric, fail_and_measure  # noqa: E402
+from tests.support import netns as netns_support  # noqa: E402
+from tests.support.netns import netns_factory  # noqa: E402
+
+# Not "ebt": a test session starting meanwhile sweeps every ebt* namespace.
+netns_support.PREFIX = "evf"
+
+TARGET_S = 1.5
+
+
+def bench(image: str, rounds: int) -> dict[str, list[float]]:
+    os.environ["CONTAINERS_CONF"] = str(CONTAINERS_CONF)
+    results: dict[str, list[float]] = {"uplink": [], "leaf": []}
+    with netns_factory() as netns, tempfile.TemporaryDirectory(prefix="bench-fo-") as tmp:
+        fab = DualFabric(netns, Path(tmp), image)
+        try:
+            fab.wire()
+            for name in ("leafa", "leafb", "remote"):
+                fab.start_frr(name)
+            fab.write_config()
+            fab.cli("apply")
+            fab.wait(fab.both_up, "both uplinks Established")
+            fab.wait(lambda: fab.vtep_nexthops() == 2, "ECMP to the remote VTEP")
+            fab.plug_workload()
+            for _ in range(rounds):
+                for what, losses in results.items():
+                    nic, sent, received, loss = fail_and_measure(fab, what)
+                    losses.append(loss)
+                    print(f"  {what:<6} via {nic}: {sent - received:4d}/{sent} lost "
+                          f"= {loss:.2f} s", flush=True)
+            fab.cli("teardown")
+        finally:
+            fab.cleanup()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--image", default="localhost/evpn-boot-frr:10.3")
+    args = parser.parse_args()
+    print(f"failover with BFD 300 ms x 3, node FRR {args.image}, {args.rounds} round(s):")
+    results = bench(args.image, args.rounds)
+    print(f"{'event':<8}{'min s':>8}{'median s':>10}{'max s':>8}  target < {TARGET_S} s")
+    ok = True
+    for what, losses in results.items():
+        print(f"{what:<8}{min(losses):>8.2f}{statistics.median(losses):>10.2f}"
+              f"{max(losses):>8.2f}  {'ok' if max(losses) < TARGET_S else 'MISSED'}")
+        ok &= max(losses) < TARGET_S
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
