@@ -74,6 +74,9 @@ class RuntimeConfig(_Strict):
     run_dir: AbsPath = Field(Path("/run/evpn-boot"),
                              description="Lock, release record, FRR check copies (a tmpfs).")
     log_level: LogLevel = Field(LogLevel.INFO, strict=False)
+    device_timeout_s: Seconds = Field(
+        90.0, description="How long `run` waits at boot for the underlay NIC (and the "
+                          "index interface's IPv4 address) to appear before it fails.")
 
 
 class FrrConfig(_Strict):

@@ -14,9 +14,18 @@ from collections.abc import Sequence
 from typing import Callable, Optional
 
 from evpn_boot.clock import Clock
-from evpn_boot.daemon.ports import ConvergeReport, DriftWatch, FrrRuntime, Handoff, Target
+from evpn_boot.config.model import Config
+from evpn_boot.daemon.ports import (
+    ConvergeReport,
+    DriftWatch,
+    FrrRuntime,
+    Handoff,
+    Notifier,
+    Target,
+)
+from evpn_boot.daemon.pulse import Pulse
 from evpn_boot.desired.model import DesiredState
-from evpn_boot.errors import EvpnBootError
+from evpn_boot.errors import ErrorKind, EvpnBootError
 
 # ------------------------------------------------------------------- dataplane
 
@@ -52,6 +61,26 @@ class NetlinkDataplane:
             raise EvpnBootError(f"subscribe to netlink notifications in "
                                 f"{desired.runtime.netns!r}/{desired.runtime.host_netns!r}: "
                                 f"{exc}") from exc
+
+
+def wait_for_devices(config: Config, pulse: Pulse, notifier: Notifier) -> None:
+    """Wait (bounded) for the interfaces ``config`` needs (:mod:`daemon.devices`).
+
+    Returns early when a stop was requested: the next phase sees it.
+    """
+    from evpn_boot.daemon import devices
+    from evpn_boot.netlink.arrival import Arrivals, Awaited
+    wanted = [Awaited(name, role, ipv4) for name, role, ipv4 in devices.awaited_names(config)]
+    rt = config.runtime
+    try:
+        watch = Arrivals(rt.host_netns, rt.netns, wanted)
+    except OSError as exc:
+        raise EvpnBootError(f"cannot open host network namespace {rt.host_netns!r}: {exc}",
+                            kind=ErrorKind.PREFLIGHT) from exc
+    try:
+        devices.await_devices(watch, pulse, notifier, rt.device_timeout_s)
+    finally:
+        watch.close()
 
 
 # ------------------------------------------------------------------------- FRR

@@ -357,6 +357,13 @@ def run_daemon(ports: Ports, loader: Loader, pulse: Pulse,
             return stay_released(pipeline, target, since)
         started = pipeline.start(target)
     except EvpnBootError as exc:
+        if pulse.stop_requested:
+            # Stopped while waiting for a late interface: what follows it failed
+            # only because the wait was cut short.
+            set_phase("stop")
+            log.info("stopped before ready (%s)", brief(exc))
+            ports.notifier.stopping("stopped before ready: nothing was changed")
+            return 0
         set_phase("failed")
         ports.notifier.status(f"failed: {brief(exc)}")
         raise
