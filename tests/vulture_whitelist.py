@@ -56,6 +56,8 @@ desired_model.FrrVrf.has_ipv6       # a property: frr/templates/vrf_bgp.j2
 fields_of(desired_model.FrrModel).allowas_in
 # provision/templates/evpn-boot.service.j2 reads these.
 params.UnitParams.underlay_devices
+# provision/templates/10-evpn-boot.conf.j2 reads this (kubelet --register-with-taints).
+params.UnitParams.register_taint
 params.UnitParams.start_timeout_s
 params.UnitParams.runtime_directory
 params.UnitParams.state_directory

@@ -48,6 +48,7 @@ def run(ctx: Context, no_frr: bool, log_level: Optional[str]) -> None:
     from evpn_boot.daemon.pulse import Pulse, SignalInbox
     from evpn_boot.daemon.service import Options
     from evpn_boot.daemon.supervise import run_daemon
+    from evpn_boot.metrics.textfile import MetricsFile
 
     first_load = [True]
 
@@ -73,6 +74,8 @@ def run(ctx: Context, no_frr: bool, log_level: Optional[str]) -> None:
         frr=None if no_frr else adapters.frr_service(pulse),
         handoff=adapters.K8sHandoffFactory(pulse),
         ledger=adapters.RunDirLedger(),
+        health=adapters.K8sHealthFactory(pulse),
+        metrics=MetricsFile(),
     )
     try:
         code = run_daemon(ports, loader, pulse, Options(log_level=log_level))

@@ -20,6 +20,7 @@ from evpn_boot.daemon.ports import (
     DriftWatch,
     FrrRuntime,
     Handoff,
+    NodeHealthReport,
     Notifier,
     Target,
 )
@@ -146,6 +147,49 @@ class K8sHandoffFactory:
     def __call__(self, target: Target, release: Callable[[], None], *,
                  released: bool = False) -> Optional[Handoff]:
         return K8sHandoff(target, release, self.clock, released=released)
+
+
+# ------------------------------------------------------------------ node health
+
+
+class K8sHealth:
+    """NodeHealthReport onto :class:`evpn_boot.k8s.health.HealthReporter`."""
+
+    def __init__(self, target: Target, clock: Clock) -> None:
+        from evpn_boot.k8s.health import HealthReporter
+        cfg = target.config
+        self.clock = clock
+        self.reporter = HealthReporter(
+            target.desired.node.name, kubeconfig_path=cfg.handoff.kubeconfig,
+            taint=cfg.health.taint, taint_kubeconfig=cfg.health.taint_kubeconfig)
+        self._due: Optional[float] = None
+
+    def update(self, healthy: bool, reason: str, message: str) -> None:
+        from evpn_boot.k8s.health import NodeHealth
+        now = self.clock.monotonic()
+        self.reporter.update(NodeHealth(healthy, reason, message), now)
+        self._due = now if self.reporter.pending else None
+
+    @property
+    def interval(self) -> Optional[float]:
+        if self._due is None:
+            return None
+        return max(0.0, self._due - self.clock.monotonic())
+
+    def step(self) -> None:
+        self._due = self.reporter.step(self.clock.monotonic())
+
+
+class K8sHealthFactory:
+    """The HealthFactory of the real daemon: None when ``[health] condition = false``."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def __call__(self, target: Target) -> Optional[NodeHealthReport]:
+        if not target.config.health.condition:
+            return None
+        return K8sHealth(target, self.clock)
 
 
 # ---------------------------------------------------------------- release ledger

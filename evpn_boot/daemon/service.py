@@ -86,9 +86,14 @@ class Pipeline:
         self.pulse = pulse
 
     def phase(self, name: str, status: str) -> None:
-        set_phase(name)
+        self.set_phase(name)
         self.ports.notifier.status(status)
         log.info("%s", status)
+
+    def set_phase(self, name: str) -> None:
+        """The journald EVPN_PHASE field and the phase metric."""
+        set_phase(name)
+        self.ports.metrics.set_phase(name)
 
     def apply_log_level(self, target: Target) -> None:
         set_level(self.options.log_level or target.config.runtime.log_level.value)
@@ -98,6 +103,8 @@ class Pipeline:
         self.phase("validate", "validating configuration")
         target = self.loader()
         self.apply_log_level(target)
+        self.ports.metrics.bind(target.config.metrics.textfile)
+        self.ports.metrics.set_phase("validate")
         log.info("configuration %s is valid (digest %s, %s)", target.path, target.digest,
                  vni_summary(target))
         return target
@@ -134,13 +141,14 @@ class Pipeline:
         if verdict is None:
             return None
         started = Started(target, report, frr_state, verdict)
-        set_phase("ready")
+        self.set_phase("ready")
         status = ready_status(started)
         if verdict.met:
             log.info("%s", status)
         else:
             log.warning("%s", status)
         self.ports.notifier.ready(status)
+        self.ports.metrics.set_ready(degraded=not verdict.met)
         return started
 
     def await_readiness(self, target: Target) -> Optional[Verdict]:
