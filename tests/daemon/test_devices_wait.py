@@ -1,4 +1,4 @@
-"""The late-interface wait's logic, with fakes and virtual time (the netns tier runs it for real)."""
+"""The late-interface wait's logic, with fakes and virtual time (the netns tier runs it)."""
 
 from __future__ import annotations
 
