@@ -58,7 +58,7 @@ class Supervisor:
         self.handoff: Optional[Handoff] = None
         self.health: Optional[NodeHealthReport] = None
         #: What the last FRR health check found wrong (None: healthy).
-        self.frr_problem: Optional[str] = None
+        self.frr_problem: Optional[str] = started.frr_problem
         now = self.ports.clock.monotonic()
         self.drift_since: Optional[float] = None
         self.retry_at = now
@@ -198,6 +198,8 @@ class Supervisor:
                 self.ports.notifier.status(DEGRADED.line(f"FRR restart failed: {brief(exc)}"))
                 return
             self.frr_problem = None
+            self.started.frr_problem = None
+            self.started.frr = "restarted"
             self.ports.metrics.frr_restarted()
             log.info("FRR restarted")
             self.ports.notifier.status(ready_status(self.started))
