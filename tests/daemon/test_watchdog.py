@@ -237,7 +237,8 @@ def test_watchdog_is_never_late(netns: NetnsFactory, tmp_path: Path, slow_image:
     pings = [when for when, m in messages if "WATCHDOG" in m]
     phases = listener.compact()
     for expected in ("STATUS:waiting for underlay NIC eth1", "STATUS:applying dataplane",
-                     "STATUS:starting FRR", "STATUS:waiting for BGP", "READY", "STATUS:restarting FRR", "STOPPING"):
+                     "STATUS:starting FRR", "STATUS:waiting for BGP", "READY",
+                     "STATUS:restarting FRR", "STOPPING"):
         assert any(p.startswith(expected) for p in phases), (expected, phases)
     log = (tmp_path / "run.log").read_text()
     late, excused = late_pings(messages, WATCHDOG_SEC / 2, probe)
