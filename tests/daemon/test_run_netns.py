@@ -169,7 +169,7 @@ def test_missing_underlay_nic_exits_1(node: Node, notify: NotifyListener,
     node.write([110, 120], runtime_extra="device_timeout_s = 1\n")
     with daemon(node.config, notify, tmp_path / "run.log") as proc:
         assert proc.wait() == 1, proc.output()
-    assert "underlay NIC eth1 did not appear within 1s" in proc.output()
+    assert "underlay NIC eth1 did not appear within 1s" in (tmp_path / "run.log").read_text()
     assert "READY" not in notify.compact()
     assert not [n for n in list_netns() if n == node.router] or \
         "vni110" not in node.links(node.router)
