@@ -62,6 +62,8 @@ fields_of(desired_model.FrrModel).multipath_relax
 fields_of(desired_model.FrrModel).no_transit
 # provision/templates/evpn-boot.service.j2 reads these.
 params.UnitParams.underlay_devices
+# provision/templates/10-evpn-boot.conf.j2 reads this (kubelet --register-with-taints).
+params.UnitParams.register_taint
 params.UnitParams.start_timeout_s
 params.UnitParams.runtime_directory
 params.UnitParams.state_directory

@@ -43,13 +43,21 @@ def run(ctx: Context, no_frr: bool, log_level: Optional[str]) -> None:
     from evpn_boot.clock import RealClock
     from evpn_boot.config.load import load_config
     from evpn_boot.daemon import adapters
+    from evpn_boot.daemon.adapters import wait_for_devices
     from evpn_boot.daemon.ports import Ports, Target
     from evpn_boot.daemon.pulse import Pulse, SignalInbox
     from evpn_boot.daemon.service import Options
     from evpn_boot.daemon.supervise import run_daemon
+    from evpn_boot.metrics.textfile import MetricsFile
+
+    first_load = [True]
 
     def loader() -> Target:
         loaded = load_config(ctx.config_path)
+        if first_load[0]:
+            # Boot only: a reload finds its NIC (moved) or is rejected at once.
+            first_load[0] = False
+            wait_for_devices(loaded.config, pulse, notifier)
         desired = derive_for_node(ctx, loaded, read_host=True)
         notifier.bind(desired.runtime.run_dir)
         return Target(loaded.config, desired, loaded.digest, loaded.path)
@@ -67,6 +75,8 @@ def run(ctx: Context, no_frr: bool, log_level: Optional[str]) -> None:
         handoff=adapters.K8sHandoffFactory(pulse),
         ledger=adapters.RunDirLedger(),
         gate=adapters.K8sBootGate(pulse),
+        health=adapters.K8sHealthFactory(pulse),
+        metrics=MetricsFile(),
     )
     try:
         code = run_daemon(ports, loader, pulse, Options(log_level=log_level))

@@ -83,6 +83,9 @@ class RuntimeConfig(_Strict):
     run_dir: AbsPath = Field(Path("/run/evpn-boot"),
                              description="Lock, release record, FRR check copies (a tmpfs).")
     log_level: LogLevel = Field(LogLevel.INFO, strict=False)
+    device_timeout_s: Seconds = Field(
+        90.0, description="How long `run` waits at boot for the underlay NIC (and the "
+                          "index interface's IPv4 address) to appear before it fails.")
 
 
 class FrrConfig(_Strict):
@@ -292,6 +295,32 @@ class HandoffConfig(_Strict):
         "(docs/handoff.md); READY follows either way."))
 
 
+class HealthConfig(_Strict):
+    """The node's EVPN health on its Node object, for the scheduler and operators."""
+
+    condition: StrictBool = Field(
+        True, description="Keep the Node condition EVPNReady (nodes/status, the node's own "
+                          "credentials from [handoff] kubeconfig or discovered) until the handoff.")
+    taint: StrictBool = Field(
+        True, description="Also keep the taint evpn-boot.io/fabric-unavailable:NoSchedule while "
+                          "EVPN is unhealthy. NodeRestriction forbids a node to change its own "
+                          "taints: needs taint_kubeconfig.")
+    taint_kubeconfig: Optional[AbsPath] = Field(
+        None, description="A kubeconfig whose user may patch Nodes (the taint); default: the "
+                          "node's own (refused by NodeRestriction).")
+    register_tainted: StrictBool = Field(
+        False, description="Rendered kubelet drop-in registers the Node with the taint "
+                           "(--register-with-taints), so nothing lands before evpn-boot spoke.")
+
+
+class MetricsConfig(_Strict):
+    """Prometheus metrics as a node_exporter textfile-collector file."""
+
+    textfile: Optional[AbsPath] = Field(
+        None, description="e.g. /var/lib/node_exporter/textfile_collector/evpn_boot.prom; "
+                          "unset: no metrics file.")
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -303,3 +332,5 @@ class Config(_Strict):
     l2vni: list[L2VniConfig] = Field(default_factory=list)
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
     handoff: HandoffConfig = Field(default_factory=HandoffConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)

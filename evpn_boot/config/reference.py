@@ -13,7 +13,8 @@ from typing import Any
 from evpn_boot.config.model import Config
 
 _SECTIONS = ("node", "runtime", "frr", "underlay", "underlay.vlan", "underlay.macvlan",
-             "underlay.neighbors", "underlay.bfd", "l3vni", "l2vni", "readiness", "handoff")
+             "underlay.neighbors", "underlay.bfd", "l3vni", "l2vni", "readiness", "handoff",
+             "health", "metrics")
 
 
 def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:

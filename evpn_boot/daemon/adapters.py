@@ -14,9 +14,19 @@ from collections.abc import Sequence
 from typing import Callable, Optional
 
 from evpn_boot.clock import Clock
-from evpn_boot.daemon.ports import ConvergeReport, DriftWatch, FrrRuntime, Handoff, Target
+from evpn_boot.config.model import Config
+from evpn_boot.daemon.ports import (
+    ConvergeReport,
+    DriftWatch,
+    FrrRuntime,
+    Handoff,
+    NodeHealthReport,
+    Notifier,
+    Target,
+)
+from evpn_boot.daemon.pulse import Pulse
 from evpn_boot.desired.model import DesiredState
-from evpn_boot.errors import EvpnBootError
+from evpn_boot.errors import ErrorKind, EvpnBootError
 
 # ------------------------------------------------------------------- dataplane
 
@@ -52,6 +62,26 @@ class NetlinkDataplane:
             raise EvpnBootError(f"subscribe to netlink notifications in "
                                 f"{desired.runtime.netns!r}/{desired.runtime.host_netns!r}: "
                                 f"{exc}") from exc
+
+
+def wait_for_devices(config: Config, pulse: Pulse, notifier: Notifier) -> None:
+    """Wait (bounded) for the interfaces ``config`` needs (:mod:`daemon.devices`).
+
+    Returns early when a stop was requested: the next phase sees it.
+    """
+    from evpn_boot.daemon import devices
+    from evpn_boot.netlink.arrival import Arrivals, Awaited
+    wanted = [Awaited(name, role, ipv4) for name, role, ipv4 in devices.awaited_names(config)]
+    rt = config.runtime
+    try:
+        watch = Arrivals(rt.host_netns, rt.netns, wanted)
+    except OSError as exc:
+        raise EvpnBootError(f"cannot open host network namespace {rt.host_netns!r}: {exc}",
+                            kind=ErrorKind.PREFLIGHT) from exc
+    try:
+        devices.await_devices(watch, pulse, notifier, rt.device_timeout_s)
+    finally:
+        watch.close()
 
 
 # ------------------------------------------------------------------------- FRR
@@ -134,6 +164,49 @@ class K8sBootGate:
                              timeout=target.config.handoff.gate_timeout_s,
                              kubeconfig_path=target.config.handoff.kubeconfig)
         return outcome.closed, outcome.message
+
+
+# ------------------------------------------------------------------ node health
+
+
+class K8sHealth:
+    """NodeHealthReport onto :class:`evpn_boot.k8s.health.HealthReporter`."""
+
+    def __init__(self, target: Target, clock: Clock) -> None:
+        from evpn_boot.k8s.health import HealthReporter
+        cfg = target.config
+        self.clock = clock
+        self.reporter = HealthReporter(
+            target.desired.node.name, kubeconfig_path=cfg.handoff.kubeconfig,
+            taint=cfg.health.taint, taint_kubeconfig=cfg.health.taint_kubeconfig)
+        self._due: Optional[float] = None
+
+    def update(self, healthy: bool, reason: str, message: str) -> None:
+        from evpn_boot.k8s.health import NodeHealth
+        now = self.clock.monotonic()
+        self.reporter.update(NodeHealth(healthy, reason, message), now)
+        self._due = now if self.reporter.pending else None
+
+    @property
+    def interval(self) -> Optional[float]:
+        if self._due is None:
+            return None
+        return max(0.0, self._due - self.clock.monotonic())
+
+    def step(self) -> None:
+        self._due = self.reporter.step(self.clock.monotonic())
+
+
+class K8sHealthFactory:
+    """The HealthFactory of the real daemon: None when ``[health] condition = false``."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def __call__(self, target: Target) -> Optional[NodeHealthReport]:
+        if not target.config.health.condition:
+            return None
+        return K8sHealth(target, self.clock)
 
 
 # ---------------------------------------------------------------- release ledger

@@ -7,7 +7,7 @@ fakes (no root, no time passing) while the real adapters stay thin.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Protocol
 
@@ -154,6 +154,70 @@ class ReleaseLedger(Protocol):
         ...
 
 
+class NodeHealthReport(Protocol):
+    """The Node's EVPNReady condition and taint (:class:`evpn_boot.k8s.health.HealthReporter`)."""
+
+    def update(self, healthy: bool, reason: str, message: str) -> None:
+        """What the Node should say from now on (sent by :meth:`step`)."""
+        ...
+
+    @property
+    def interval(self) -> Optional[float]:
+        """Seconds until :meth:`step` is wanted; None while nothing is pending."""
+        ...
+
+    def step(self) -> None:
+        """One bounded attempt to publish what is pending; never raises."""
+        ...
+
+
+#: Builds the health report for a target (None: ``[health] condition = false``).
+HealthFactory = Callable[[Target], Optional[NodeHealthReport]]
+
+
+class Metrics(Protocol):
+    """The metrics file (:class:`evpn_boot.metrics.textfile.MetricsFile`)."""
+
+    def bind(self, path: Optional[Path]) -> None: ...
+
+    def set_phase(self, phase: str) -> None: ...
+
+    def set_ready(self, degraded: bool) -> None: ...
+
+    def set_degraded(self, degraded: bool) -> None: ...
+
+    def set_sessions(self, sessions: Mapping[str, bool]) -> None: ...
+
+    def repaired(self, seconds: float) -> None: ...
+
+    def frr_restarted(self) -> None: ...
+
+
+class NoMetrics:
+    """Metrics that go nowhere (tests, and ``Ports`` built without a metrics file)."""
+
+    def bind(self, path: Optional[Path]) -> None:
+        """Nothing is ever written."""
+
+    def set_phase(self, phase: str) -> None:
+        """Dropped."""
+
+    def set_ready(self, degraded: bool) -> None:
+        """Dropped."""
+
+    def set_degraded(self, degraded: bool) -> None:
+        """Dropped."""
+
+    def set_sessions(self, sessions: Mapping[str, bool]) -> None:
+        """Dropped."""
+
+    def repaired(self, seconds: float) -> None:
+        """Dropped."""
+
+    def frr_restarted(self) -> None:
+        """Dropped."""
+
+
 @dataclass
 class Ports:
     """Everything the daemon talks to."""
@@ -165,3 +229,5 @@ class Ports:
     handoff: Optional[HandoffFactory] = None      # None: handoff disabled or unavailable
     ledger: Optional[ReleaseLedger] = None        # None: releases are not remembered
     gate: Optional[BootGate] = None               # None: no gate to close before READY
+    health: Optional[HealthFactory] = None        # None: no Node condition/taint
+    metrics: Metrics = field(default_factory=NoMetrics)

@@ -47,6 +47,13 @@ def _normal(address: str) -> str:
         return address          # an interface name (unnumbered peer): compare as is
 
 
+def established_by_neighbor(neighbors: Sequence[str],
+                            sessions: Mapping[str, str]) -> dict[str, bool]:
+    """Each configured neighbor -> its session is Established (for the metrics)."""
+    states = {_normal(k): v for k, v in sessions.items()}
+    return {n: states.get(_normal(n)) == ESTABLISHED for n in neighbors}
+
+
 def evaluate(require: ReadinessRequire, neighbors: Sequence[str],
              sessions: Mapping[str, str]) -> Verdict:
     """Is ``require`` met, given each neighbor's BGP state (absent = not Established)?"""

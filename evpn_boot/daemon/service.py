@@ -19,7 +19,7 @@ from evpn_boot.daemon import readiness
 from evpn_boot.daemon.ports import ConvergeReport, Loader, Ports, Target
 from evpn_boot.daemon.pulse import Pulse
 from evpn_boot.daemon.readiness import Verdict
-from evpn_boot.errors import EvpnBootError
+from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.state.service import ServiceState
 from evpn_boot.systemd.logs import fields, set_level, set_phase
 
@@ -48,6 +48,15 @@ class Options:
     log_level: Optional[str] = None
 
 
+#: Longest pause between two attempts to start FRR at boot.
+FRR_RETRY_MAX_S = 15.0
+
+
+def first_line(exc: EvpnBootError) -> str:
+    """The first non-empty line of an error (for STATUS=)."""
+    return next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+
+
 @dataclass
 class Started:
     """What the pipeline achieved; the supervisor's starting point."""
@@ -56,6 +65,8 @@ class Started:
     report: ConvergeReport
     frr: str
     verdict: Verdict
+    #: Set when FRR could not be started at boot (a degraded READY=1 then).
+    frr_problem: Optional[str] = None
 
 
 def vni_summary(target: Target) -> str:
@@ -86,9 +97,14 @@ class Pipeline:
         self.pulse = pulse
 
     def phase(self, name: str, status: str) -> None:
-        set_phase(name)
+        self.set_phase(name)
         self.ports.notifier.status(status)
         log.info("%s", status)
+
+    def set_phase(self, name: str) -> None:
+        """The journald EVPN_PHASE field and the phase metric."""
+        set_phase(name)
+        self.ports.metrics.set_phase(name)
 
     def apply_log_level(self, target: Target) -> None:
         set_level(self.options.log_level or target.config.runtime.log_level.value)
@@ -98,6 +114,8 @@ class Pipeline:
         self.phase("validate", "validating configuration")
         target = self.loader()
         self.apply_log_level(target)
+        self.ports.metrics.bind(target.config.metrics.textfile)
+        self.ports.metrics.set_phase("validate")
         log.info("configuration %s is valid (digest %s, %s)", target.path, target.digest,
                  vni_summary(target))
         return target
@@ -122,25 +140,30 @@ class Pipeline:
             return None
 
         frr_state = "not managed (--no-frr)"
+        frr_problem: Optional[str] = None
         if self.ports.frr is not None:
             self.phase("frr", "starting FRR")
-            self.ports.notifier.extend_timeout(self.options.frr_start_extend_s)
-            frr_state = self.ports.frr.up(target.desired)
-            log.info("FRR %s", frr_state)
+            frr_state, frr_problem = self.start_frr(target)
             if self._stopping():
                 return None
 
-        verdict = self.await_readiness(target)
+        if frr_problem is not None:
+            verdict: Optional[Verdict] = Verdict(
+                target.config.readiness.require, False,
+                total=len(readiness.neighbors_of(target.desired)))
+        else:
+            verdict = self.await_readiness(target)
         if verdict is None or not self.close_gate(target):
             return None
-        started = Started(target, report, frr_state, verdict)
-        set_phase("ready")
+        started = Started(target, report, frr_state, verdict, frr_problem)
+        self.set_phase("ready")
         status = ready_status(started)
         if verdict.met:
             log.info("%s", status)
         else:
             log.warning("%s", status)
         self.ports.notifier.ready(status)
+        self.ports.metrics.set_ready(degraded=not verdict.met)
         return started
 
     def close_gate(self, target: Target) -> bool:
@@ -160,6 +183,47 @@ class Pipeline:
         closed, message = gate.close(target)
         log.log(logging.INFO if closed else logging.WARNING, "%s", message)
         return not self._stopping()
+
+    def start_frr(self, target: Target) -> tuple[str, Optional[str]]:
+        """Start FRR, retrying (bounded) a missing image or a crashing container.
+
+        Returns (what FRR did, None), or once ``readiness.timeout_s`` has passed
+        without success (a description, the problem): the pipeline then goes
+        on to a degraded READY=1 so kubelet is not held forever, and the
+        supervisor's health check keeps restarting FRR.  A configuration FRR's
+        parser rejects is not retried (it raises: exit 6).
+        """
+        frr, clock = self.ports.frr, self.ports.clock
+        assert frr is not None
+        timeout = target.config.readiness.timeout_s
+        deadline = clock.monotonic() + timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            self.ports.notifier.extend_timeout(self.options.frr_start_extend_s)
+            try:
+                action = frr.up(target.desired)
+            except EvpnBootError as exc:
+                if exc.kind in (ErrorKind.FRR_REJECTED, ErrorKind.CONFIG):
+                    raise
+                first = first_line(exc)
+                # The whole text: it names the image and carries the container's log.
+                log.error("FRR failed to start (attempt %d): %s", attempt, exc)
+                delay = min(FRR_RETRY_MAX_S, 2.0 ** attempt)
+                now = clock.monotonic()
+                if now + delay >= deadline:
+                    log.error("FRR did not start in %d attempts within %gs "
+                              "(readiness.timeout_s): going on degraded so kubelet is not "
+                              "held; the health check keeps restarting FRR", attempt, timeout)
+                    return f"failed to start ({first})", first
+                self.ports.notifier.status(f"FRR failed to start (attempt {attempt}): {first}; "
+                                           f"retrying in {delay:g}s")
+                self.pulse.wait([], delay)
+                if self.pulse.stop_requested:
+                    return f"failed to start ({first})", first
+                continue
+            log.info("FRR %s", action)
+            return action, None
 
     def await_readiness(self, target: Target) -> Optional[Verdict]:
         """Wait (bounded) for the configured condition; None when asked to stop."""

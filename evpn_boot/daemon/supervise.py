@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from typing import Optional
 
 from evpn_boot.config.model import ReadinessRequire
+from evpn_boot.daemon import health as node_health
 from evpn_boot.daemon import readiness
-from evpn_boot.daemon.ports import DriftWatch, Handoff, Loader, Ports, Target
+from evpn_boot.daemon.ports import DriftWatch, Handoff, Loader, NodeHealthReport, Ports, Target
 from evpn_boot.daemon.pulse import Pulse
 from evpn_boot.daemon.service import Options, Pipeline, Started, ready_status
 from evpn_boot.errors import ConfigError, EvpnBootError
 from evpn_boot.state.service import ServiceState
-from evpn_boot.systemd.logs import set_phase
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,9 @@ class Supervisor:
         self.started = started
         self.watches: list[DriftWatch] = []
         self.handoff: Optional[Handoff] = None
+        self.health: Optional[NodeHealthReport] = None
+        #: What the last FRR health check found wrong (None: healthy).
+        self.frr_problem: Optional[str] = started.frr_problem
         now = self.ports.clock.monotonic()
         self.drift_since: Optional[float] = None
         self.retry_at = now
@@ -74,9 +77,12 @@ class Supervisor:
     # ---------------------------------------------------------------- loop
 
     def run(self) -> int:
-        set_phase("supervise")
+        self.pipeline.set_phase("supervise")
         self.watches = list(self.ports.dataplane.watch(self.target.desired))
         self._make_handoff()
+        if self.ports.health is not None:
+            self.health = self.ports.health(self.target)
+        self._judge_health()
         log.info("supervising: %d netlink watches, FRR %s, handoff %s", len(self.watches),
                  "checked" if self.ports.frr else "not managed",
                  "enabled" if self.handoff else "disabled")
@@ -91,6 +97,10 @@ class Supervisor:
                 now = self.ports.clock.monotonic()
                 if not self.releasing:
                     self._due_work(now)
+                if self.health is not None and not self.releasing:
+                    due = self.health.interval
+                    if due is not None and due <= 0:
+                        self.health.step()
                 if self.handoff is not None and now >= self.next_handoff and self.step_handoff():
                     return 0
                 self._wait()
@@ -117,6 +127,8 @@ class Supervisor:
             times.append(self.next_frr)
         if self.handoff is not None:
             times.append(self.next_handoff)
+        if self.health is not None and (due := self.health.interval) is not None:
+            times.append(self.ports.clock.monotonic() + due)
         return min(times)
 
     def _wait(self) -> None:
@@ -156,6 +168,7 @@ class Supervisor:
             self.ports.notifier.status(ready_status(self.started))
         took = clock.monotonic() - began
         if report.operations:
+            self.ports.metrics.repaired(took)
             log.warning("dataplane drift repaired (%s): %d operations%s in %.0f ms", why,
                         report.operations, f" ({report.summary})" if report.summary else "",
                         took * 1000)
@@ -173,7 +186,9 @@ class Supervisor:
             problem = frr.problem(desired)
         except EvpnBootError as exc:
             problem = brief(exc)
+        self.frr_problem = problem
         if problem is not None:
+            self._judge_health()
             log.warning("FRR is unhealthy (%s): restarting it", problem)
             self.ports.notifier.status(f"restarting FRR: {problem}")
             try:
@@ -182,9 +197,22 @@ class Supervisor:
                 log.error("FRR restart failed: %s", exc)
                 self.ports.notifier.status(DEGRADED.line(f"FRR restart failed: {brief(exc)}"))
                 return
+            self.frr_problem = None
+            self.started.frr_problem = None
+            self.started.frr = "restarted"
+            self.ports.metrics.frr_restarted()
             log.info("FRR restarted")
             self.ports.notifier.status(ready_status(self.started))
         self._refresh_sessions()
+        self._judge_health()
+
+    def _judge_health(self) -> None:
+        """Tell the Node (and the metrics) what the fabric's health is now."""
+        verdict = self.started.verdict
+        self.ports.metrics.set_degraded(not verdict.met or self.frr_problem is not None)
+        if self.health is None or self.releasing:
+            return
+        self.health.update(*node_health.judge(verdict, self.frr_problem))
 
     def _refresh_sessions(self) -> None:
         """Keep STATUS= honest after a degraded start (sessions that come up later)."""
@@ -196,8 +224,9 @@ class Supervisor:
         except EvpnBootError as exc:
             log.debug("cannot read BGP sessions: %s", exc)
             return
-        verdict = readiness.evaluate(require, readiness.neighbors_of(self.target.desired),
-                                     sessions)
+        neighbors = readiness.neighbors_of(self.target.desired)
+        verdict = readiness.evaluate(require, neighbors, sessions)
+        self.ports.metrics.set_sessions(readiness.established_by_neighbor(neighbors, sessions))
         old = self.started.verdict
         if (verdict.met, verdict.established) != (old.met, old.established):
             self.started.verdict = verdict
@@ -207,7 +236,7 @@ class Supervisor:
     # -------------------------------------------------------------- reload
 
     def reload(self) -> None:
-        set_phase("reload")
+        self.pipeline.set_phase("reload")
         notifier = self.ports.notifier
         notifier.reloading("reloading configuration")
         old = self.target
@@ -220,12 +249,12 @@ class Supervisor:
                       "(digest %s): %s", old.digest, exc)
             notifier.ready(f"reload rejected: {brief(exc)}; running configuration "
                            f"{old.digest} kept")
-            set_phase("supervise")
+            self.pipeline.set_phase("supervise")
             return
         if new.digest == old.digest:
             log.info("configuration unchanged (digest %s)", old.digest)
             notifier.ready(ready_status(self.started))
-            set_phase("supervise")
+            self.pipeline.set_phase("supervise")
             return
         try:
             report = self.ports.dataplane.converge(new.desired)
@@ -236,7 +265,7 @@ class Supervisor:
             self._restore(old)
             notifier.ready(DEGRADED.line(f"reload failed: {brief(exc)}; configuration "
                                          f"{old.digest} restored"))
-            set_phase("supervise")
+            self.pipeline.set_phase("supervise")
             return
         self._close_watches()
         self.watches = list(self.ports.dataplane.watch(new.desired))
@@ -249,7 +278,7 @@ class Supervisor:
         log.info("configuration reloaded (digest %s -> %s): %d operations", old.digest,
                  new.digest, report.operations)
         notifier.ready(ready_status(self.started))
-        set_phase("supervise")
+        self.pipeline.set_phase("supervise")
 
     def _restore(self, old: Target) -> None:
         try:
@@ -277,6 +306,8 @@ class Supervisor:
         order could leave our FRR running next to the reconciler's.
         """
         self.releasing = True
+        # From here on the reconciler maintains EVPNReady (docs/health.md).
+        self.health = None
         log.info("handoff requested: stopping FRR gracefully, leaving the dataplane in place")
         if self.ports.frr is not None:
             self.ports.frr.release(self.target.desired)
@@ -293,7 +324,7 @@ class Supervisor:
             released = False
         self.next_handoff = self.ports.clock.monotonic() + max(0.05, handoff.interval)
         if released:
-            set_phase("released")
+            self.pipeline.set_phase("released")
             text = ("released to the in-cluster reconciler: dataplane left in place, "
                     "no longer supervising")
             log.info("%s", text)
@@ -301,7 +332,7 @@ class Supervisor:
         return released
 
     def stop(self) -> None:
-        set_phase("stop")
+        self.pipeline.set_phase("stop")
         text = "stopping: dataplane and FRR left in place"
         log.info("%s", text)
         self.ports.notifier.stopping(text)
@@ -316,7 +347,7 @@ def stay_released(pipeline: Pipeline, target: Target, since: str) -> int:
     exits 0 as after the release itself.
     """
     ports = pipeline.ports
-    set_phase("released")
+    pipeline.set_phase("released")
     text = (f"released to the in-cluster reconciler at {since} (this boot): FRR and "
             f"dataplane left to it, not supervising")
     log.info("%s", text)
@@ -357,11 +388,18 @@ def run_daemon(ports: Ports, loader: Loader, pulse: Pulse,
             return stay_released(pipeline, target, since)
         started = pipeline.start(target)
     except EvpnBootError as exc:
-        set_phase("failed")
+        if pulse.stop_requested:
+            # Stopped while waiting for a late interface: what follows it failed
+            # only because the wait was cut short.
+            pipeline.set_phase("stop")
+            log.info("stopped before ready (%s)", brief(exc))
+            ports.notifier.stopping("stopped before ready: nothing was changed")
+            return 0
+        pipeline.set_phase("failed")
         ports.notifier.status(f"failed: {brief(exc)}")
         raise
     if started is None:
-        set_phase("stop")
+        pipeline.set_phase("stop")
         ports.notifier.stopping("stopped before ready: what was applied is left in place")
         return 0
     return Supervisor(pipeline, started).run()

@@ -124,7 +124,10 @@ def converge_frr(desired: DesiredState, *, podman: Optional[Podman] = None,
                             f"present (pull it, or build it with scripts/build-frr-image)",
                             kind=ErrorKind.PREFLIGHT)
     start_container(podman, spec, unit=unit, clock=clock)
-    wait_ready(podman, spec.name, desired.frr.asn, ready_timeout_s, clock=clock)
+    try:
+        wait_ready(podman, spec.name, desired.frr.asn, ready_timeout_s, clock=clock)
+    except EvpnBootError as exc:
+        raise EvpnBootError(f"FRR image {spec.image}: {exc}", kind=exc.kind) from exc
     return FrrResult(action, spec.name, frozenset(written))
 
 
@@ -213,7 +216,8 @@ def wait_ready(podman: Podman, name: str, asn: int, timeout_s: float,
         state = podman.inspect(name)
         if state.exists and not state.running and state.restarts == 0 and state.exit_code:
             raise EvpnBootError(f"FRR container {name} exited {state.exit_code} while "
-                                f"starting", kind=ErrorKind.RUNTIME)
+                                f"starting\ncontainer log:\n{podman.logs(name, tail=15)}",
+                                kind=ErrorKind.RUNTIME)
         if state.running:
             result = podman.exec(name, ["vtysh", "-c", "show running-config"], timeout=20)
             if result.returncode == 0 and f"router bgp {asn}" in result.stdout:

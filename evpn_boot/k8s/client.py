@@ -1,8 +1,9 @@
 """A small HTTPS client for the few Kubernetes API calls evpn-boot makes.
 
 Only the standard library (http.client + ssl): the calls are ``GET /readyz``,
-``GET /api/v1/nodes/NAME`` and a JSON merge patch (RFC 7386,
-``application/merge-patch+json``) of the Node's annotations.  Every failure is
+``GET /api/v1/nodes/NAME``, a JSON merge patch (RFC 7386,
+``application/merge-patch+json``) of the Node's annotations or taints, and a
+strategic merge patch of its ``status`` (the ``EVPNReady`` condition).  Every failure is
 raised as :class:`ApiError` carrying a :class:`Failure` class, which is what the
 handoff state machine reasons about (it logs once per change and retries;
 nothing here is fatal to the node).
@@ -27,6 +28,9 @@ __all__ = ["MERGE_PATCH", "ApiClient", "ApiError", "Failure", "build_ssl_context
            "classify_status"]
 
 MERGE_PATCH = "application/merge-patch+json"
+#: What kubelet sends to nodes/status: lists with a merge key (conditions: ``type``)
+#: merge item by item, so one condition is set without touching kubelet's.
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 
 
 def build_ssl_context(creds: Credentials) -> ssl.SSLContext:
@@ -114,6 +118,12 @@ class ApiClient:
         what = f"create in {path}"
         return self._json(self._request("POST", path, body=json.dumps(body).encode(),
                                         content_type="application/json", what=what), what)
+    def patch_node_status(self, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """Strategic merge patch of the Node's ``status`` subresource (its conditions)."""
+        body = json.dumps(patch).encode()
+        what = f"patch Node {name} status"
+        return self._json(self._request("PATCH", _node_path(name) + "/status", body=body,
+                                        content_type=STRATEGIC_PATCH, what=what), what)
 
     # ------------------------------------------------------------------ internals
 

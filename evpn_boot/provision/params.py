@@ -34,6 +34,10 @@ START_MARGIN_S = 180
 PULL_MARGIN_S = 420
 
 
+#: The taint kubelet registers the Node with (k8s.health.TAINT_KEY, no value, NoSchedule).
+REGISTER_TAINT = "evpn-boot.io/fabric-unavailable=:NoSchedule"
+
+
 class Mode(str, enum.Enum):
     NATIVE = "native"
     CONTAINER = "container"
@@ -56,6 +60,8 @@ class UnitParams:
     readiness_timeout_s: float
     #: systemd device units of underlay NICs named in the config.
     underlay_devices: tuple[str, ...] = ()
+    #: ``--register-with-taints`` value for kubelet ("" = none): ``[health] register_tainted``.
+    register_taint: str = ""
 
     @property
     def start_margin_s(self) -> int:
@@ -110,6 +116,8 @@ def unit_params(config: Optional[Config] = None, *, mode: Mode = Mode.NATIVE,
         frr_container=frr.container_name,
         readiness_timeout_s=readiness.timeout_s,
         underlay_devices=_underlay_devices(config),
+        register_taint=(REGISTER_TAINT if config is not None
+                        and config.health.register_tainted else ""),
     )
 
 

@@ -165,8 +165,11 @@ def test_invalid_config_exits_2_and_touches_nothing(node: Node, notify: NotifyLi
 def test_missing_underlay_nic_exits_1(node: Node, notify: NotifyListener,
                                       tmp_path: Path) -> None:
     ip("link", "del", "eth1", netns=node.host)
+    # run waits for a late NIC (tests/netns/test_late_devices.py); here only briefly.
+    node.write([110, 120], runtime_extra="device_timeout_s = 1\n")
     with daemon(node.config, notify, tmp_path / "run.log") as proc:
         assert proc.wait() == 1, proc.output()
+    assert "underlay NIC eth1 did not appear within 1s" in (tmp_path / "run.log").read_text()
     assert "READY" not in notify.compact()
     assert not [n for n in list_netns() if n == node.router] or \
         "vni110" not in node.links(node.router)

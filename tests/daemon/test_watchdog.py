@@ -4,6 +4,7 @@ The real daemon runs with ``WATCHDOG_USEC`` = 4 s (pings due every second)
 against a real ``NOTIFY_SOCKET`` and is made to wait in every phase that can
 wait long:
 
+* devices: the underlay NIC appears only 3 s after the daemon said it waits for it;
 * apply: the test holds the run lock for 4 s (the daemon must wait for it);
 * frr: the FRR image's start script sleeps 5 s before starting FRR, so the
   start poll (``podman exec vtysh``) waits that long;
@@ -49,6 +50,7 @@ pytestmark = [pytest.mark.frr, pytest.mark.slow]
 #: does not make one netlink pass look like a starved pulse.
 WATCHDOG_SEC = 4.0
 LOCK_HELD_S = 4.0
+NIC_LATE_S = 3.0
 FRR_START_DELAY_S = 5
 
 
@@ -181,10 +183,6 @@ def test_watchdog_is_never_late(netns: NetnsFactory, tmp_path: Path, slow_image:
     host, leaf = netns("host"), netns("leaf")
     router = netns.name("rt")
     container = f"ebt-frr-{router}"
-    ip("link", "add", "eth1", "type", "veth", "peer", "name", "to-node", "netns", leaf,
-       netns=host)
-    ip("addr", "add", "192.168.11.3/24", "dev", "eth1", netns=host)
-    ip("link", "set", "eth1", "up", netns=host)
     config = tmp_path / "config.toml"
     config.write_text(node_config(
         host_netns=host, router_netns=router, workdir=tmp_path, vnis=[110],
@@ -201,6 +199,12 @@ def test_watchdog_is_never_late(netns: NetnsFactory, tmp_path: Path, slow_image:
     proc = DaemonProcess(config, listener, tmp_path / "run.log", args=(),
                          env={"WATCHDOG_USEC": str(int(WATCHDOG_SEC * 1e6))})
     try:
+        recorder.until(status_starts("waiting for underlay NIC eth1"), 60, "the NIC wait", proc)
+        time.sleep(NIC_LATE_S)
+        ip("link", "add", "eth1", "type", "veth", "peer", "name", "to-node", "netns", leaf,
+           netns=host)
+        ip("addr", "add", "192.168.11.3/24", "dev", "eth1", netns=host)
+        ip("link", "set", "eth1", "up", netns=host)
         recorder.until(status_starts("applying dataplane"), 60, "the apply phase", proc)
         time.sleep(LOCK_HELD_S)
         os.close(lock_fd)
@@ -232,8 +236,9 @@ def test_watchdog_is_never_late(netns: NetnsFactory, tmp_path: Path, slow_image:
     messages = list(listener.messages)
     pings = [when for when, m in messages if "WATCHDOG" in m]
     phases = listener.compact()
-    for expected in ("STATUS:applying dataplane", "STATUS:starting FRR",
-                     "STATUS:waiting for BGP", "READY", "STATUS:restarting FRR", "STOPPING"):
+    for expected in ("STATUS:waiting for underlay NIC eth1", "STATUS:applying dataplane",
+                     "STATUS:starting FRR", "STATUS:waiting for BGP", "READY",
+                     "STATUS:restarting FRR", "STOPPING"):
         assert any(p.startswith(expected) for p in phases), (expected, phases)
     log = (tmp_path / "run.log").read_text()
     late, excused = late_pings(messages, WATCHDOG_SEC / 2, probe)

@@ -12,7 +12,14 @@ It implements only what evpn-boot calls, with the real API server's semantics:
   otherwise; authorization like NodeRestriction: ``system:node:X`` may only read
   and patch Node X (403 otherwise), and users in ``read_only`` may not patch;
 - errors are ``Status`` objects with ``reason`` and ``code``;
-- ``inject(method, code, times)`` makes the next calls fail, for 5xx/409 tests.
+- ``inject(method, code, times)`` makes the next calls fail, for 5xx/409 tests;
+- ``PATCH /api/v1/nodes/NAME/status`` (the status subresource) with
+  ``application/strategic-merge-patch+json``: ``status.conditions`` merge by
+  ``type`` (their patchMergeKey), the rest of ``status`` as a merge patch,
+  anything outside ``status`` is ignored (as the subresource does);
+- NodeRestriction on taints: ``system:node:X`` may not change ``spec.taints``
+  of its Node once registered (403 ``node "X" is not allowed to modify taints``).
+
 
 For the handoff controller (other users than nodes):
 
@@ -190,6 +197,17 @@ class FakeApiServer:
         with self._lock:
             self._apply(name, {"metadata": {"labels": {key: value}}})
 
+    def condition(self, name: str, kind: str) -> Optional[dict[str, Any]]:
+        with self._lock:
+            for c in (self.nodes[name].get("status") or {}).get("conditions") or []:
+                if c.get("type") == kind:
+                    return dict(c)
+            return None
+
+    def taints(self, name: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list((self.nodes[name].get("spec") or {}).get("taints") or [])
+
     def inject(self, method: str, code: int, times: int = 1) -> None:
         with self._lock:
             self._injected.extend([(method, code)] * times)
@@ -256,9 +274,10 @@ class FakeApiServer:
 
     def _collections(self, method: str, path: str, query: dict[str, str], user: str,  # noqa: PLR0911
                      body: bytes) -> Optional[tuple[int, Any]]:
-        """The controller's calls; None for the Node object paths (handled below)."""
+        """The controller's calls; None for a Node and its status (handled below)."""
         parts = path.strip("/").split("/")
-        is_node_object = parts[:3] == ["api", "v1", "nodes"] and len(parts) == 4
+        is_node_object = parts[:3] == ["api", "v1", "nodes"] and (
+            len(parts) == 4 or (len(parts) == 5 and parts[4] == "status"))
         if is_node_object or path == "/readyz":
             return None
         if user.startswith("system:node:"):
@@ -330,6 +349,9 @@ class FakeApiServer:
             if not path.startswith(prefix):
                 return 404, status(404, "the server could not find the requested resource")
             name = path[len(prefix):]
+            subresource = ""
+            if name.endswith("/status"):
+                name, subresource = name[:-len("/status")], "status"
             if user.startswith("system:node:") and user != f"system:node:{name}":
                 return 403, status(403, f'nodes "{name}" is forbidden: User "{user}" cannot '
                                         f"{method.lower()} a different node")
@@ -342,6 +364,8 @@ class FakeApiServer:
                 return 200, copy.deepcopy(self.nodes[name])
             if method != "PATCH":
                 return 405, status(405, "method not allowed")
+            if subresource:
+                return self._patch_status(name, content_type, body)
             if content_type != "application/merge-patch+json":
                 return 415, status(415, f"the body of the request was in an unknown format - "
                                         f"accepted media types include: "
@@ -356,7 +380,31 @@ class FakeApiServer:
                 return 409, status(409, f'Operation cannot be fulfilled on nodes "{name}": the '
                                         "object has been modified; please apply your changes "
                                         "to the latest version and try again")
+            taints_before = (self.nodes[name].get("spec") or {}).get("taints")
+            if user.startswith("system:node:") and merge_patch(self.nodes[name], patch).get(
+                    "spec", {}).get("taints") != taints_before:
+                return 403, status(403, f'nodes "{name}" is forbidden: node "{name}" is not '
+                                        "allowed to modify taints")
             return 200, self._apply(name, patch)
+
+    def _patch_status(self, name: str, content_type: str, body: bytes) -> tuple[int, Any]:
+        if content_type != "application/strategic-merge-patch+json":
+            return 415, status(415, f"unsupported media type for nodes/status here: "
+                                    f"{content_type}")
+        try:
+            patch = json.loads(body)
+        except ValueError:
+            return 400, status(400, "invalid JSON")
+        node = self.nodes[name]
+        current = dict(node.get("status") or {})
+        wanted = dict(patch.get("status") or {})
+        by_type = {c["type"]: c for c in current.get("conditions") or []}
+        for c in wanted.pop("conditions", None) or []:
+            by_type[c["type"]] = {**by_type.get(c["type"], {}), **c}
+        merged = merge_patch(current, wanted)
+        if by_type:
+            merged["conditions"] = list(by_type.values())
+        return 200, self._apply(name, {"status": merged})
 
 
 class _TLSServer(ThreadingHTTPServer):
@@ -420,7 +468,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._serve("GET")
 
-    def do_PATCH(self) -> None:
+    def do_PATCH(self) -> None:  # also nodes/NAME/status
         self._serve("PATCH")
 
     def do_POST(self) -> None:

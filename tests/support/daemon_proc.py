@@ -141,7 +141,7 @@ def node_config(*, host_netns: str, router_netns: str, workdir: Path, vnis: list
                 neighbor: str = "192.168.11.2", host_bridge_vni: Optional[int] = None,
                 kubeconfig: Optional[Path] = None, extra: str = "",
                 gate_timeout_s: float = 20,
-                image: str = "localhost/evpn-boot-frr:8.4") -> str:
+                image: str = "localhost/evpn-boot-frr:8.4", runtime_extra: str = "") -> str:
     """A node config whose host is a throwaway netns with a veth ``eth1`` as underlay NIC."""
     l2 = "".join(
         f"\n[[l2vni]]\nvni = {v}\n" + ("host_bridge = true\n" if v == host_bridge_vni else "")
@@ -159,7 +159,7 @@ netns = "{router_netns}"
 host_netns = "{host_netns}"
 state_dir = "{workdir}/state"
 run_dir = "{workdir}/run"
-
+{runtime_extra}
 [frr]
 config_dir = "{workdir}/frr"
 image = "{image}"

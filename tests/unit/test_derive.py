@@ -135,5 +135,5 @@ def test_schema_command_describes_every_section() -> None:
     done = subprocess.run([str(cli), "schema"], capture_output=True, text=True, check=True)
     schema = json.loads(done.stdout)
     assert set(schema["properties"]) == {"node", "runtime", "frr", "underlay", "l3vni", "l2vni",
-                                         "readiness", "handoff"}
+                                         "readiness", "handoff", "health", "metrics"}
     assert schema["additionalProperties"] is False

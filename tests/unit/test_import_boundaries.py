@@ -37,10 +37,10 @@ _HELPERS = {"clock", "command", "fsutil"}
 #: (effects); clock, command, fsutil (effect helpers); plan, desired, config,
 #: rules, provision, export, templating, errors (pure).
 ALLOWED: dict[str, frozenset[str]] = {name: frozenset(deps) for name, deps in {
-    "cli": {"daemon", "lab", "netlink", "frr", "runtime", "systemd", "k8s", "state",
+    "cli": {"daemon", "lab", "netlink", "frr", "runtime", "systemd", "k8s", "state", "metrics",
             *_HELPERS, *_CORE},
-    "daemon": {"netlink", "frr", "runtime", "systemd", "k8s", "state", *_HELPERS, "errors",
-               "config", "desired", "plan"},
+    "daemon": {"netlink", "frr", "runtime", "systemd", "k8s", "state", "metrics", *_HELPERS,
+               "errors", "config", "desired", "plan"},
     "lab": {"netlink", "frr", "runtime", *_HELPERS, "errors", "templating", "config", "rules",
             "desired"},
     "netlink": {"state", "clock", "errors", "config", "rules", "desired", "plan"},
@@ -49,6 +49,7 @@ ALLOWED: dict[str, frozenset[str]] = {name: frozenset(deps) for name, deps in {
     "k8s": {"clock", "errors", "desired", "rollout"},
     "rollout": set(),                            # pure: the handoff rollout's decisions
     "state": {"clock", "fsutil", "errors", "desired"},
+    "metrics": {"state"},                        # atomic writes of the textfile
     "runtime": {"clock", "command", "errors"},
     "systemd": {"clock", "command", "errors"},
     "command": {"clock"},

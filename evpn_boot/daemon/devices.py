@@ -1,0 +1,91 @@
+"""The first wait of ``run``: for interfaces that appear late at boot.
+
+Before the configuration can be derived (the node index may come from an
+interface's address) and before preflight (which needs the underlay NIC), the
+daemon waits, bounded by ``runtime.device_timeout_s``, for what is missing:
+``STATUS=waiting for underlay NIC eth1``, ``EXTEND_TIMEOUT_USEC`` so systemd's
+start timeout stays ahead, every wait on the notification fd through the pulse
+(so WATCHDOG=1 and SIGTERM are served).  After the timeout it fails with a
+PreflightError naming each interface (exit 1; nothing was changed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Optional, Protocol
+
+from evpn_boot.config.model import Config
+from evpn_boot.config.underlay import underlay_parents
+from evpn_boot.daemon.ports import Notifier
+from evpn_boot.daemon.pulse import Pulse
+from evpn_boot.errors import PreflightError
+from evpn_boot.systemd.logs import set_phase
+
+log = logging.getLogger(__name__)
+
+#: EXTEND_TIMEOUT_USEC is re-sent this often while waiting.
+EXTEND_EVERY_S = 10.0
+
+
+class Pending(Protocol):
+    def describe(self) -> str: ...
+
+
+class DeviceWatch(Protocol):
+    """Notifications that may mean an awaited interface arrived (:mod:`netlink.arrival`)."""
+
+    def fileno(self) -> int: ...
+
+    def missing(self) -> Sequence[Pending]: ...
+
+    def close(self) -> None: ...
+
+
+def awaited_names(config: Config) -> list[tuple[str, str, bool]]:
+    """(interface, role, needs an IPv4 address) for what ``config`` needs from the host.
+
+    A list, so several underlay NICs (dual-homed nodes) each get their line.
+    """
+    wanted = [(nic, "underlay NIC", False) for nic in underlay_parents(config.underlay)]
+    index_from = config.node.index_from_interface
+    if index_from is not None:
+        wanted.append((index_from, "index interface", True))
+    return wanted
+
+
+def await_devices(watch: DeviceWatch, pulse: Pulse, notifier: Notifier, timeout_s: float,
+                  *, extend_margin_s: float = 30.0) -> bool:
+    """Wait until nothing is missing: True; False when a stop was requested.
+
+    Raises PreflightError once ``timeout_s`` passed with something still missing.
+    """
+    missing = list(watch.missing())
+    if not missing:
+        return True
+    set_phase("devices")
+    began = pulse.monotonic()
+    deadline = began + timeout_s
+    next_extend = began
+    shown: Optional[str] = None
+    while missing:
+        text = "waiting for " + ", ".join(m.describe() for m in missing)
+        if text != shown:
+            shown = text
+            notifier.status(text)
+            log.warning("%s (up to %gs, runtime.device_timeout_s)", text, timeout_s)
+        now = pulse.monotonic()
+        if now >= deadline:
+            raise PreflightError(
+                "preflight failed, nothing was changed:\n" + "\n".join(
+                    f"  - {m.describe()} did not appear within {timeout_s:g}s "
+                    f"(runtime.device_timeout_s)" for m in missing))
+        if now >= next_extend:
+            notifier.extend_timeout(deadline - now + extend_margin_s)
+            next_extend = now + EXTEND_EVERY_S
+        pulse.wait([watch.fileno()], min(deadline, next_extend) - now)
+        if pulse.stop_requested:
+            return False
+        missing = list(watch.missing())
+    log.info("awaited interfaces present after %.2fs", pulse.monotonic() - began)
+    return True
