@@ -9,6 +9,10 @@ Phases (``/var/lib/evpn-e2e/phase``), one per boot of the same overlay:
   on the host), READY after the leaf's session, the kubelet stand-in after
   READY, the L3 VNI ping to the pod answers; then reboot.
 * ``ign2``: the same after a reboot; then power off.
+* ``ci1``: cloud-init's first boot (scenario cloud-init, Debian 12): its
+  runcmd installed the .deb, enabled and started evpn-boot (READY before the
+  "kubeadm join" stand-in entry starts the kubelet stand-in); same dataplane
+  and ping checks; then power off.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Optional
@@ -34,6 +39,9 @@ def readiness(phase: str) -> Optional[float]:
     started = unit_mono("evpn-boot.service", "ExecMainStartTimestampMonotonic")
     kube_exec = unit_mono("kubelet.service", "ExecMainStartTimestampMonotonic")
     path = RUN / "kubelet-started"
+    deadline = time.monotonic() + 60     # cloud-init's runcmd starts it --no-block
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(1)
     kube = float(path.read_text()) if path.exists() else None
     userspace = int(sh("systemctl", "show", "-p", "UserspaceTimestampMonotonic",
                        "--value").stdout.strip() or 0) / 1e6
@@ -92,6 +100,22 @@ def from_its_image(phase: str) -> None:
           f"evpn-boot-frr.service {frr_unit}; container {frr.stdout.strip() or frr.stderr[-100:]}")
 
 
+def cloud_init_ran(phase: str) -> None:
+    status = sh("cloud-init", "status", "--long", timeout=120)
+    text = " ".join(status.stdout.split())
+    check(f"{phase}.cloud-init-done", status.returncode == 0 and "status: done" in text,
+          f"cloud-init status rc {status.returncode}: {text[:300]}")
+    pkg = sh("dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Status}", "evpn-boot")
+    enabled = sh("systemctl", "is-enabled", "evpn-boot.service").stdout.strip()
+    check(f"{phase}.installed-by-cloud-init",
+          pkg.stdout.endswith(" installed") and enabled == "enabled",
+          f"{pkg.stdout or pkg.stderr.strip()}; evpn-boot.service {enabled}")
+    frr_unit = unit_prop("evpn-boot-frr.service", "ActiveState")
+    fragment = unit_prop("evpn-boot-frr.service", "FragmentPath")
+    check(f"{phase}.frr-in-its-unit", frr_unit == "active",
+          f"evpn-boot-frr.service {frr_unit} ({fragment})")
+
+
 def vrf(phase: str) -> None:
     red = base.link(base.ROUTER, "red")
     kind = (red or {}).get("linkinfo", {}).get("info_kind")
@@ -108,7 +132,10 @@ def run() -> None:
         established_before_ready(phase, ready)
         if phase == "ign1":
             provisioned_units(phase)
-        from_its_image(phase)
+        if phase.startswith("ign"):
+            from_its_image(phase)
+        else:
+            cloud_init_ran(phase)
         vrf(phase)
         base.ping_pod(f"{phase}.ping-pod-type5")
     except Exception:  # report and move on: the host must get an answer
@@ -116,8 +143,11 @@ def run() -> None:
     finally:
         if base.FAILED:
             base.diagnostics()
-            for line in sh("podman", "logs", "--tail", "30", "evpn-boot").stderr.splitlines():
-                note(f"[evpn-boot container] {line}")
+            for cmd in (["podman", "logs", "--tail", "30", "evpn-boot"],
+                        ["journalctl", "-b", "--no-pager", "-n", "40", "-u", "cloud-final"]):
+                done = sh(*cmd, timeout=60)
+                for line in (done.stdout + done.stderr).splitlines()[-40:]:
+                    note(f"[{cmd[0]}] {line}")
         (STATE / "phase").write_text(nxt + "\n")
         if nxt == "done":
             base.emit({"kind": "done"})
