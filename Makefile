@@ -26,8 +26,8 @@ unit: ## unit tier only (no root)
 	$(VENV)/bin/pytest -q -m "not root and not frr and not vm" tests
 
 .PHONY: e2e-vm
-e2e-vm: ## VM tier end to end (qemu, cached image, the .deb); exit 0 only if every check passed
-	$(PY) -m tests.vm.harness
+e2e-vm: ## VM tier end to end (qemu, cached images; bookworm scenario, then Ignition + cloud-init provisioning); exit 0 only if every check passed
+	$(PY) -m tests.vm.harness && $(PY) -m tests.vm.provision
 
 lab:  ## first command on a fresh machine: install what the lab needs, bring the EVPN lab up, prove it
 	scripts/setup lab
