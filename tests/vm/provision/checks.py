@@ -143,6 +143,11 @@ def run() -> None:
     finally:
         if base.FAILED:
             base.diagnostics()
+            # The leaf's view of VRF red (the L3 VNI ping's path), for the log.
+            for command in ("show bgp vrf red ipv4 unicast", "show ip route vrf red",
+                            "show evpn vni detail", "show bgp l2vpn evpn route type prefix"):
+                for line in base.leaf_vtysh(command).splitlines()[:40]:
+                    note(f"[leaf: {command}] {line}")
             for cmd in (["podman", "logs", "--tail", "30", "evpn-boot"],
                         ["journalctl", "-b", "--no-pager", "-n", "40", "-u", "cloud-final"]):
                 done = sh(*cmd, timeout=60)
