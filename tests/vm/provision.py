@@ -116,8 +116,9 @@ def last_line(cmd: list[str], **kw: object) -> str:
 
 def base_image(frr_archive: Path, *, suite: str = SUITE, extra: str = EXTRA_PACKAGES,
                customize: str = "customize-image", cache: Path = CACHE) -> Path:
+    # mmdebstrap for both releases: debootstrap cannot resolve cloud-init's dependencies.
     env = {**os.environ, "EVPN_E2E_SUITE": suite, "EVPN_E2E_EXTRA_PACKAGES": extra,
-           "EVPN_E2E_CUSTOMIZE": str(HERE / customize)}
+           "EVPN_E2E_CUSTOMIZE": str(HERE / customize), "EVPN_E2E_BUILDER": "mmdebstrap"}
     return Path(last_line([str(harness.HERE / "build-image"), str(cache), str(frr_archive)],
                           env=env))
 
