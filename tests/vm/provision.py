@@ -20,11 +20,12 @@ Scenario ``ignition`` (container mode, Debian 13: podman 5.4 with Quadlet):
 
 Scenario ``cloud-init`` (native mode, this machine's Debian release, as the
 ``.deb`` is built for its Python): the bookworm scenario's image plus
-``cloud-init``; the payload disk is also the NoCloud seed (label ``CIDATA``)
-with ``evpn-boot render cloud-init --package /mnt/e2e/evpn-boot.deb`` as
-user-data and one appended ``runcmd`` entry standing in for ``kubeadm join``
-(it enables and starts the kubelet stand-in).  One boot prepares the machine
-(nothing of evpn-boot installed), the next is cloud-init's first boot.
+``cloud-init``; the payload disk carries a NoCloud seed (copied into
+``/var/lib/cloud/seed/nocloud`` before cloud-init's first boot) with
+``evpn-boot render cloud-init --package /mnt/e2e/evpn-boot.deb`` as user-data
+and one appended ``runcmd`` entry standing in for ``kubeadm join`` (it enables
+and starts the kubelet stand-in).  One boot prepares the machine (nothing of
+evpn-boot installed), the next is cloud-init's first boot.
 
 ``python -m tests.vm.provision`` (``make e2e-vm`` runs it after the bookworm
 scenario) runs both, one VM run each, sharing the artefacts they can.
@@ -183,7 +184,7 @@ def make_payload(workdir: Path, frr_tag: str, evpn_tag: str) -> Path:
 
 
 def cloud_init_payload(workdir: Path, frr_tag: str, deb: Path) -> Path:
-    """The payload disk, also the NoCloud seed: user-data, meta-data, the .deb."""
+    """The payload disk: the NoCloud seed's user-data and meta-data, the .deb."""
     root = workdir / "payload"
     shutil.copytree(harness.GUEST, root)
     shutil.copytree(HERE, root / "provision")
@@ -203,7 +204,8 @@ def cloud_init_payload(workdir: Path, frr_tag: str, deb: Path) -> Path:
         _run(["cloud-init", "schema", "--config-file", str(root / "user-data")])
     size_mb = int(deb.stat().st_size / 2**20) + 64
     img = workdir / "payload.img"
-    _run(["mkfs.ext4", "-q", "-F", "-L", "CIDATA", "-d", str(root), str(img), f"{size_mb}M"])
+    _run(["mkfs.ext4", "-q", "-F", "-L", "E2E-PAYLOAD", "-d", str(root), str(img),
+          f"{size_mb}M"])
     shutil.rmtree(root)
     return img
 
