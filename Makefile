@@ -26,8 +26,8 @@ unit: ## unit tier only (no root)
 	$(VENV)/bin/pytest -q -m "not root and not frr and not vm" tests
 
 .PHONY: e2e-vm
-e2e-vm: ## VM tier end to end (qemu, cached image, the .deb); exit 0 only if every check passed
-	$(PY) -m tests.vm.harness
+e2e-vm: ## VM tier end to end (qemu, cached images; bookworm scenario, then Ignition + cloud-init provisioning); exit 0 only if every check passed
+	$(PY) -m tests.vm.harness && $(PY) -m tests.vm.provision
 
 lab:  ## first command on a fresh machine: install what the lab needs, bring the EVPN lab up, prove it
 	scripts/setup lab
@@ -43,7 +43,7 @@ deb: ## Debian package -> dist/evpn-boot_*.deb (bundled deps; wheelhouse cached)
 rpm: ## RPM (noarch) -> dist/evpn-boot-*.noarch.rpm (Fedora macros shimmed on Debian)
 	packaging/build-rpm
 
-image: ## evpn-boot's container image (BASE=image, default: a local debootstrap base)
+image: ## evpn-boot's container image, ~120 MB (default: assembled from a Debian 13 root; BASE=image: Containerfile)
 	packaging/build-image
 
 units: ## regenerate systemd/ from the unit templates

@@ -101,17 +101,22 @@ def render_butane(ctx: Context, *, config_file: Optional[Path], mode: str,
                    "container: run evpn-boot's image with podman.")
 @_image_option
 @_quadlet_option
+@click.option("--package", "packages", multiple=True, metavar="PATH",
+              help="A .deb or .rpm already on the node (absolute path) to install first, "
+                   "for images without evpn-boot (native mode). Repeatable.")
 @click.pass_obj
 def render_cloud_init(ctx: Context, *, config_file: Optional[Path], mode: str, image: str,
-                      quadlet: Optional[bool]) -> None:
+                      quadlet: Optional[bool], packages: tuple[str, ...]) -> None:
     """A #cloud-config: write_files, then runcmd entries that start evpn-boot.
 
     `systemctl start evpn-boot` blocks until READY, so put these runcmd
     entries before any `kubeadm join`.
     """
-    from evpn_boot.provision.cloudinit import cloud_config
+    from evpn_boot.provision.cloudinit import cloud_config, install_command
+    for package in packages:
+        install_command(package)      # a bad path fails before the config is read
     doc = _document(ctx, config_file, mode, image, quadlet)
-    click.echo(cloud_config(doc), nl=False)
+    click.echo(cloud_config(doc, packages), nl=False)
 
 
 def _default_bin() -> str:

@@ -219,7 +219,8 @@ def wait_ready(podman: Podman, name: str, asn: int, timeout_s: float,
                                 f"starting\ncontainer log:\n{podman.logs(name, tail=15)}",
                                 kind=ErrorKind.RUNTIME)
         if state.running:
-            result = podman.exec(name, ["vtysh", "-c", "show running-config"], timeout=20)
+            result = podman.exec(name, ["vtysh", "-c", "show running-config"], timeout=20,
+                                 timeout_is_code=True)
             if result.returncode == 0 and f"router bgp {asn}" in result.stdout:
                 return
             last = (result.stderr or "config not loaded yet").strip()[-200:]

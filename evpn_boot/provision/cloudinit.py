@@ -11,12 +11,18 @@ directories the files describe, enable evpn-boot (for every later boot), then
 runs with the fabric up.  The documents's ``runcmd`` list must therefore come
 first; cloud-init replaces (does not append) lists when merging user-data parts
 by default, so merge this document's entries in front of your own.
+
+A node image without evpn-boot gets it from a package file already on the node
+(``packages``: a .deb or .rpm path, e.g. on a seed disk or fetched by an
+earlier part): installed by the first ``runcmd`` entries, before the reload.
+cloud-init's own ``packages`` module would need an apt/dnf repository.
 """
 
 from __future__ import annotations
 
 import json
 
+from evpn_boot.errors import ErrorKind, EvpnBootError
 from evpn_boot.provision.node import NodeDocument
 from evpn_boot.provision.units import KUBELET_DROPIN, MODULES_LOAD, TMPFILES
 
@@ -29,9 +35,24 @@ def _block(text: str, indent: int) -> str:
     return f"{indicator}\n{body.rstrip(chr(10))}"
 
 
-def runcmd(doc: NodeDocument) -> list[list[str]]:
+#: Package file suffix -> the command that installs it (no repository needed).
+INSTALLERS = {".deb": ["dpkg", "-i"], ".rpm": ["rpm", "-U", "--replacepkgs"]}
+
+
+def install_command(path: str) -> list[str]:
+    """The ``runcmd`` entry installing the package file at ``path`` on the node."""
+    for suffix, argv in INSTALLERS.items():
+        if path.endswith(suffix) and path.startswith("/"):
+            return [*argv, path]
+    raise EvpnBootError(
+        f"render cloud-init: --package {path!r}: want an absolute path on the node "
+        f"ending in {' or '.join(INSTALLERS)}", kind=ErrorKind.USAGE)
+
+
+def runcmd(doc: NodeDocument, packages: tuple[str, ...] = ()) -> list[list[str]]:
     """The ``runcmd`` entries (argv lists: no shell involved)."""
-    cmds = [["systemctl", "daemon-reload"],
+    cmds = [install_command(p) for p in packages]
+    cmds += [["systemctl", "daemon-reload"],
             ["systemctl", "restart", "systemd-modules-load.service"],
             ["systemd-tmpfiles", "--create", TMPFILES]]
     cmds += [["systemctl", "enable", name] for name in doc.enable]
@@ -39,8 +60,8 @@ def runcmd(doc: NodeDocument) -> list[list[str]]:
     return cmds
 
 
-def cloud_config(doc: NodeDocument) -> str:
-    """The ``#cloud-config`` YAML text."""
+def cloud_config(doc: NodeDocument, packages: tuple[str, ...] = ()) -> str:
+    """The ``#cloud-config`` YAML text (``packages``: files to install first)."""
     files = [*doc.files]
     dropin_name, dropin_text = doc.kubelet_dropin
     out = ["#cloud-config",
@@ -56,7 +77,7 @@ def cloud_config(doc: NodeDocument) -> str:
                 f"    permissions: '0{mode:o}'",
                 "    content: " + _block(content, 6)]
     out.append("runcmd:")
-    out += [f"  - {json.dumps(cmd)}" for cmd in runcmd(doc)]
+    out += [f"  - {json.dumps(cmd)}" for cmd in runcmd(doc, packages)]
     if MODULES_LOAD not in {f.path for f in files}:  # pragma: no cover - always rendered
         raise AssertionError("modules-load.d file missing")
     return "\n".join(out) + "\n"

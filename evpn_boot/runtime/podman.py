@@ -151,10 +151,25 @@ class Podman:
         """Remove the container (stopping it first); absent is fine."""
         self._run(["rm", "--force", "--ignore", name], f"remove container {name}")
 
-    def exec(self, name: str, argv: Sequence[str], *, timeout: float = 60.0) -> ExecResult:
-        """Run ``argv`` inside the running container; the caller checks the code."""
-        return self._run(["exec", name, *argv], f"exec {argv[0]} in container {name}",
-                         check=False, timeout=timeout)
+    #: ``exec``'s code when podman did not answer in time (as coreutils' timeout).
+    EXEC_TIMED_OUT = 124
+
+    def exec(self, name: str, argv: Sequence[str], *, timeout: float = 60.0,
+             timeout_is_code: bool = False) -> ExecResult:
+        """Run ``argv`` inside the running container; the caller checks the code.
+
+        ``timeout_is_code``: a timeout is a code too (:attr:`EXEC_TIMED_OUT`),
+        not an exception, for a poll that retries until its own deadline (FRR's
+        readiness).  Seen: a remote podman exec took over 20 s in an emulated
+        VM while FRR started, and the first timeout failed the whole start.
+        """
+        what = f"exec {argv[0]} in container {name}"
+        try:
+            return self._run(["exec", name, *argv], what, check=False, timeout=timeout)
+        except EvpnBootError as exc:
+            if not (timeout_is_code and isinstance(exc.__cause__, subprocess.TimeoutExpired)):
+                raise
+            return ExecResult(self.EXEC_TIMED_OUT, "", str(exc))
 
     def logs(self, name: str, tail: int = 20) -> str:
         """The container's last output lines (for error messages)."""

@@ -31,7 +31,8 @@ class ScriptedPodman:
     def inspect(self, name: str) -> ContainerState:
         return self.state
 
-    def exec(self, name: str, argv: Sequence[str], *, timeout: float = 60.0) -> ExecResult:
+    def exec(self, name: str, argv: Sequence[str], *, timeout: float = 60.0,
+             timeout_is_code: bool = False) -> ExecResult:
         self.calls.append(("exec", name, *argv))
         return self.vtysh
 

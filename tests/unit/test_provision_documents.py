@@ -176,3 +176,28 @@ def test_render_cli(tmp_path: Path) -> None:
     bad = subprocess.run([exe, "render", "ignition", "--config", str(tmp_path / "missing")],
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2
+
+
+def test_cloud_config_installs_a_package_file_first(tmp_path: Path) -> None:
+    """An image without evpn-boot: cloud-init installs the local .deb before the reload."""
+    text = cloud_config(_doc(EXAMPLES[0], Mode.NATIVE), ("/mnt/seed/evpn-boot.deb",))
+    cmds = yaml.safe_load(text)["runcmd"]
+    assert cmds[0] == ["dpkg", "-i", "/mnt/seed/evpn-boot.deb"]
+    assert cmds[1] == ["systemctl", "daemon-reload"]
+    path = tmp_path / "user-data"
+    path.write_text(text)
+    tool = require_tool("cloud-init", "cloud-init")
+    result = subprocess.run([tool, "schema", "--config-file", str(path)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("bad", ["evpn-boot.deb", "/srv/evpn-boot.tar.gz"])
+def test_render_cloud_init_refuses_a_package_it_cannot_install(bad: str) -> None:
+    import sys
+    exe = str(Path(sys.executable).with_name("evpn-boot"))
+    out = subprocess.run([exe, "render", "cloud-init", "--config",
+                          str(REPO / "examples" / "lab-l3.toml"), "--package", bad],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 2, out.stderr
+    assert bad in out.stderr and out.stdout == ""

@@ -249,3 +249,21 @@ def test_frr_container_run_refuses_before_the_netns_exists(tmp_path: Path) -> No
                               "--print", "--cidfile", "/run/x.ctr-id"],
                              capture_output=True, text=True, check=True).stdout
     assert "--cidfile /run/x.ctr-id" in printed
+
+
+def test_container_unit_creates_every_mount_source_and_passes_the_invocation() -> None:
+    """podman refuses a missing bind-mount source, and evpn-boot in its image
+    runs FRR through the FRR unit only when it knows it is a service."""
+    unit = _directives(next(f.content for f in render_units(unit_params(mode=Mode.CONTAINER))
+                            if f.path == SERVICE))
+    created = set(unit["ExecStartPre"][0].split()[2:])
+    words = unit["ExecStart"][0].split()
+    sources = {words[i + 1].split(":")[0] for i, w in enumerate(words) if w == "--volume"}
+    # Sockets and /lib/modules exist on every booted host; directories may not.
+    sources -= {"/run/systemd", "/run/podman/podman.sock", "/lib/modules"}
+    assert sources <= created, sources - created
+    assert "/etc/kubernetes" in created
+    env = [words[i + 1] for i, w in enumerate(words) if w == "--env"]
+    assert "INVOCATION_ID" in env
+    # systemctl in a container with the host's PID 1 otherwise ignores "start".
+    assert "SYSTEMD_IGNORE_CHROOT=1" in env

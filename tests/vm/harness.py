@@ -145,9 +145,9 @@ class RunResult:
     console: Path = Path()
     wall_s: float = 0.0
 
-    def failures(self) -> list[str]:
+    def failures(self, expected: tuple[str, ...] = EXPECTED_CHECKS) -> list[str]:
         out = []
-        for name in EXPECTED_CHECKS:
+        for name in expected:
             got = self.checks.get(name)
             if got is None:
                 out.append(f"{name}: not reported")
@@ -155,7 +155,7 @@ class RunResult:
                 out.append(f"{name}: {got.get('detail', '')}")
         out.extend(f"{n}: unexpected check failed: {c.get('detail', '')}"
                    for n, c in self.checks.items()
-                   if n not in EXPECTED_CHECKS and not c.get("ok"))
+                   if n not in expected and not c.get("ok"))
         if not self.finished:
             out.append("guest did not report the end of the scenario")
         return out
@@ -290,9 +290,9 @@ def run(timeout_s: float = 900, keep: bool = False) -> RunResult:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def report(result: RunResult) -> str:
+def report(result: RunResult, expected: tuple[str, ...] = EXPECTED_CHECKS) -> str:
     lines = ["VM end-to-end checks:"]
-    names = list(EXPECTED_CHECKS) + [n for n in result.checks if n not in EXPECTED_CHECKS]
+    names = list(expected) + [n for n in result.checks if n not in expected]
     for name in names:
         got = result.checks.get(name)
         status = "MISSING" if got is None else ("ok" if got.get("ok") else "FAIL")
