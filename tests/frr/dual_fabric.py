@@ -327,10 +327,12 @@ def leaf_of(nic: str) -> str:
     return next(name for name, (_, _, n, _) in LEAVES.items() if n == nic)
 
 
-def fail_and_measure(fabric: DualFabric, what: str) -> tuple[str, int, int, float]:
+def fail_and_measure(fabric: DualFabric, what: str, *,
+                     recover: bool = True) -> tuple[str, int, int, float]:
     """Fail the uplink (``uplink``: set down in the router namespace) or the leaf
     (``leaf``: killed) the VXLAN flow uses now, measure the ping loss, then undo it
-    and wait for both sessions and ECMP again; (nic, sent, received, loss s)."""
+    and (``recover``) wait for both sessions and ECMP again; (nic, sent, received,
+    loss s)."""
     nic = fabric.active_uplink()
     leaf = leaf_of(nic)
     if what == "uplink":
@@ -341,6 +343,7 @@ def fail_and_measure(fabric: DualFabric, what: str) -> tuple[str, int, int, floa
     else:
         sent, received, loss = ping_loss(fabric, lambda: fabric.kill_leaf(leaf))
         fabric.start_frr(leaf)
-    fabric.wait(fabric.both_up, "both uplinks Established again")
-    fabric.wait(lambda: fabric.vtep_nexthops() == 2, "ECMP to the remote VTEP again")
+    if recover:
+        fabric.wait(fabric.both_up, "both uplinks Established again")
+        fabric.wait(lambda: fabric.vtep_nexthops() == 2, "ECMP to the remote VTEP again")
     return nic, sent, received, loss
