@@ -143,12 +143,20 @@ class DualFabric:
 
     # ------------------------------------------------------------------ build
     def wire(self) -> None:
+        # The leaves send router advertisements (FRR does on unnumbered links):
+        # once teardown gives the NICs back, a host that takes them would gain
+        # default routes the leaves offer, which are not evpn-boot's doing.
+        for scope in ("all", "default"):
+            run("sysctl", "-qw", f"net.ipv6.conf.{scope}.accept_ra=0", netns=self.host)
         for name, (_, _, nic, remote_dev) in LEAVES.items():
             leaf = self.leaves[name]
             ip("link", "add", nic, "type", "veth", "peer", "name", "to-node", "netns", leaf,
                netns=self.host)
             ip("link", "set", nic, "mtu", str(NIC_MTU[nic]), netns=self.host)
-            ip("addr", "add", NIC_ADDRESSES[nic], "dev", nic, netns=self.host)
+            # `brd +` as DHCP clients and ifupdown set it: the NIC record restores
+            # an IPv4 address with the standard broadcast (docs/dataplane.md).
+            ip("addr", "add", NIC_ADDRESSES[nic], *_brd(NIC_ADDRESSES[nic]), "dev", nic,
+               netns=self.host)
             ip("link", "set", nic, "up", netns=self.host)
             ip("link", "add", remote_dev, "type", "veth", "peer", "name", "to-remote",
                "netns", leaf, netns=self.remote)
@@ -189,6 +197,10 @@ class DualFabric:
         ip("link", "set", "h1p", "master", "br-hs-110", "up", netns=self.host)
         ip("addr", "add", "10.110.0.1/24", "dev", "eth0", netns=self.h1)
         ip("link", "set", "eth0", "up", netns=self.h1)
+
+    def unplug_workload(self) -> None:
+        """Remove h1's veth: the host's own link, which teardown rightly leaves alone."""
+        ip("link", "del", "h1p", netns=self.host)
 
     # ---------------------------------------------------------------- evpn-boot
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -321,6 +333,10 @@ def ping_loss(fabric: DualFabric, event: Callable[[], None], *, interval: float 
     assert found, out
     sent, received = int(found.group(1)), int(found.group(2))
     return sent, received, (sent - received) * interval
+
+
+def _brd(cidr: str) -> tuple[str, ...]:
+    return ("brd", "+") if ":" not in cidr else ()
 
 
 def leaf_of(nic: str) -> str:
