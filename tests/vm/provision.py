@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from tests.support.debian import host_codename
 from tests.vm import harness
 from tests.vm.harness import REPO, RunResult, _run, log
 
@@ -213,7 +214,7 @@ def cloud_init_payload(workdir: Path, frr_tag: str, deb: Path) -> Path:
 def run_cloud_init(timeout_s: float = 1200, keep: bool = False) -> RunResult:
     """Scenario cloud-init: one VM run on the bookworm image plus cloud-init."""
     t0 = time.monotonic()
-    suite = harness_suite()
+    suite = host_codename()  # the .deb's Python is this machine's
     cache = harness.CACHE / "cloud-init"
     cache.mkdir(parents=True, exist_ok=True)
     frr_tag, frr_archive = harness.frr_image_archive()
@@ -223,15 +224,7 @@ def run_cloud_init(timeout_s: float = 1200, keep: bool = False) -> RunResult:
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=cache))
     try:
         payload = cloud_init_payload(workdir, frr_tag, deb)
-        build_s = time.monotonic() - t0
-        result = harness.boot(base, payload, workdir, timeout_s)
-        result.metrics["host.artefacts_s"] = round(build_s, 1)
-        result.metrics["host.vm_wall_s"] = round(result.wall_s, 1)
-        saved = cache / "last-console.log"
-        if result.console.exists():
-            shutil.copy2(result.console, saved)
-            result.console = saved
-        return result
+        return _boot(base, payload, workdir, timeout_s, t0=t0, cache=cache)
     finally:
         if keep:
             log(f"kept {workdir}")
@@ -239,12 +232,18 @@ def run_cloud_init(timeout_s: float = 1200, keep: bool = False) -> RunResult:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def harness_suite() -> str:
-    """This machine's Debian release (the .deb's Python is this machine's)."""
-    for line in Path("/etc/os-release").read_text().splitlines():
-        if line.startswith("VERSION_CODENAME="):
-            return line.split("=", 1)[1].strip('"') or "bookworm"
-    return "bookworm"
+def _boot(image: Path, payload: Path, workdir: Path, timeout_s: float, *, t0: float,
+          cache: Path) -> RunResult:
+    """One VM run; its timings as metrics, its console kept in ``cache``."""
+    build_s = time.monotonic() - t0
+    result = harness.boot(image, payload, workdir, timeout_s)
+    result.metrics["host.artefacts_s"] = round(build_s, 1)
+    result.metrics["host.vm_wall_s"] = round(result.wall_s, 1)
+    saved = cache / "last-console.log"
+    if result.console.exists():
+        shutil.copy2(result.console, saved)
+        result.console = saved
+    return result
 
 
 def run(timeout_s: float = 1500, keep: bool = False) -> RunResult:
@@ -269,15 +268,7 @@ def run(timeout_s: float = 1500, keep: bool = False) -> RunResult:
             (image_dir / name).symlink_to(base / name)
         (image_dir / "disk.img").symlink_to(disk)
         payload = make_payload(workdir, frr_tag, evpn_tag)
-        build_s = time.monotonic() - t0
-        result = harness.boot(image_dir, payload, workdir, timeout_s)
-        result.metrics["host.artefacts_s"] = round(build_s, 1)
-        result.metrics["host.vm_wall_s"] = round(result.wall_s, 1)
-        saved = CACHE / "last-console.log"
-        if result.console.exists():
-            shutil.copy2(result.console, saved)
-            result.console = saved
-        return result
+        return _boot(image_dir, payload, workdir, timeout_s, t0=t0, cache=CACHE)
     finally:
         if keep:
             log(f"kept {workdir}")
