@@ -10,7 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from evpn_boot.config.model import MacvlanUnderlay, UnderlayConfig, VlanUnderlay
+from evpn_boot.config.model import (
+    MacvlanUnderlay,
+    ReadinessRequire,
+    UnderlayConfig,
+    VlanUnderlay,
+)
 
 Sub = Union[VlanUnderlay, MacvlanUnderlay]
 
@@ -59,3 +64,18 @@ def uplinks(underlay: UnderlayConfig) -> list[Uplink]:
 def underlay_parents(underlay: UnderlayConfig) -> list[str]:
     """Every host NIC the underlay uses, once each."""
     return list(dict.fromkeys(u.parent for u in uplinks(underlay)))
+
+
+def optional_nics(underlay: UnderlayConfig, require: ReadinessRequire) -> tuple[str, ...]:
+    """The NICs a boot may go on without, as long as one of them is there.
+
+    Only ``nics`` (one NIC per leaf) under ``any-established``: one Established
+    session is all that readiness asks for, so a NIC that is late or broken at
+    boot must not keep the node (and kubelet) down; drift repair moves it in when
+    it appears.  ``all-established`` asks for every uplink: a missing NIC stays
+    a preflight failure there (a VLAN/macvlan parent too: nothing to make it on).
+    """
+    if require is not ReadinessRequire.ANY_ESTABLISHED or underlay.nics is None \
+            or len(underlay.nics) < 2:
+        return ()
+    return tuple(underlay.nics)

@@ -69,6 +69,7 @@ def wait_for_devices(config: Config, pulse: Pulse, notifier: Notifier) -> None:
 
     Returns early when a stop was requested: the next phase sees it.
     """
+    from evpn_boot.config.underlay import optional_nics
     from evpn_boot.daemon import devices
     from evpn_boot.netlink.arrival import Arrivals, Awaited
     wanted = [Awaited(name, role, ipv4) for name, role, ipv4 in devices.awaited_names(config)]
@@ -79,7 +80,8 @@ def wait_for_devices(config: Config, pulse: Pulse, notifier: Notifier) -> None:
         raise EvpnBootError(f"cannot open host network namespace {rt.host_netns!r}: {exc}",
                             kind=ErrorKind.PREFLIGHT) from exc
     try:
-        devices.await_devices(watch, pulse, notifier, rt.device_timeout_s)
+        devices.await_devices(watch, pulse, notifier, rt.device_timeout_s,
+                              optional=optional_nics(config.underlay, config.readiness.require))
     finally:
         watch.close()
 

@@ -7,12 +7,19 @@ daemon waits, bounded by ``runtime.device_timeout_s``, for what is missing:
 start timeout stays ahead, every wait on the notification fd through the pulse
 (so WATCHDOG=1 and SIGTERM are served).  After the timeout it fails with a
 PreflightError naming each interface (exit 1; nothing was changed).
+
+Dual-homed under ``any-established`` (:func:`config.underlay.optional_nics`) it
+waits the same timeout for every NIC, then goes on when only some of them are
+missing (at least one uplink is there): a warning and ``STATUS=`` name each
+missing NIC; preflight tolerates it; drift repair moves it in when it appears.
+Waiting the whole timeout, not less, gives a NIC that is merely slow (firmware,
+renaming) its chance to be there for the first converge.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Optional, Protocol
 
 from evpn_boot.config.model import Config
@@ -29,6 +36,9 @@ EXTEND_EVERY_S = 10.0
 
 
 class Pending(Protocol):
+    @property
+    def name(self) -> str: ...
+
     def describe(self) -> str: ...
 
 
@@ -54,11 +64,18 @@ def awaited_names(config: Config) -> list[tuple[str, str, bool]]:
     return wanted
 
 
+def can_go_without(missing: Sequence[Pending], optional: Collection[str]) -> bool:
+    """After the timeout: go on when every missing interface is optional and not all are."""
+    names = {m.name for m in missing}
+    return bool(names) and names <= set(optional) and len(names) < len(set(optional))
+
+
 def await_devices(watch: DeviceWatch, pulse: Pulse, notifier: Notifier, timeout_s: float,
-                  *, extend_margin_s: float = 30.0) -> bool:
+                  *, optional: Collection[str] = (), extend_margin_s: float = 30.0) -> bool:
     """Wait until nothing is missing: True; False when a stop was requested.
 
-    Raises PreflightError once ``timeout_s`` passed with something still missing.
+    Raises PreflightError once ``timeout_s`` passed with something still missing,
+    unless :func:`can_go_without` it (``optional``: NIC names): then True.
     """
     missing = list(watch.missing())
     if not missing:
@@ -75,6 +92,13 @@ def await_devices(watch: DeviceWatch, pulse: Pulse, notifier: Notifier, timeout_
             notifier.status(text)
             log.warning("%s (up to %gs, runtime.device_timeout_s)", text, timeout_s)
         now = pulse.monotonic()
+        if now >= deadline and can_go_without(missing, optional):
+            text = (", ".join(m.describe() for m in missing)
+                    + f" missing after {timeout_s:g}s: going on with the other uplinks "
+                    "(readiness any-established); moved in when it appears")
+            notifier.status(text)
+            log.warning("%s", text)
+            return True
         if now >= deadline:
             raise PreflightError(
                 "preflight failed, nothing was changed:\n" + "\n".join(

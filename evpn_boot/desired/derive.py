@@ -19,7 +19,7 @@ from evpn_boot.config.model import (
     UnderlayConfig,
     VlanUnderlay,
 )
-from evpn_boot.config.underlay import Uplink, uplinks
+from evpn_boot.config.underlay import Uplink, optional_nics, uplinks
 from evpn_boot.desired.model import (
     UNDERLAY_LINK_GROUP,
     BfdTimers,
@@ -190,6 +190,7 @@ def derive(config: Config, facts: NodeFacts) -> DesiredState:
         frr=frr,
         underlay=underlay_links[0].name,
         uplinks=tuple(link.name for link in underlay_links),
+        optional_nics=optional_nics(config.underlay, config.readiness.require),
         l3_vnis=tuple(l3.vni for l3 in config.l3vni),
         l2_vnis=tuple(l2.vni for l2 in config.l2vni),
     )

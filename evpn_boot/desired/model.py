@@ -296,6 +296,9 @@ class DesiredState:
     underlay: str = ""            # name of the (first) underlay link in the router namespace
     #: Every underlay link (one per leaf), in configuration order.
     uplinks: tuple[str, ...] = ()
+    #: Underlay NICs that may be absent while another is present
+    #: (:func:`evpn_boot.config.underlay.optional_nics`).
+    optional_nics: tuple[str, ...] = ()
     l3_vnis: tuple[int, ...] = ()
     l2_vnis: tuple[int, ...] = ()
 

@@ -131,6 +131,20 @@ def _probe(sock: wire.Socket, kind: LinkKind) -> bool:
     return True
 
 
+def absent_optional_nics(desired: DesiredState, observed: ObservedState) -> set[str]:
+    """Absent NICs the node goes on without: all optional, and at least one NIC is there.
+
+    Drift repair moves such a NIC in once it appears (the host watch names it).
+    """
+    absent = {s.name for s in desired.links
+              if s.kind is LinkKind.PHYSICAL and observed.get(Side.ROUTER, s.name) is None
+              and observed.get(Side.HOST, s.name) is None}
+    optional = set(desired.optional_nics)
+    if absent <= optional and len(absent) < len(optional):
+        return absent
+    return set()
+
+
 def check(desired: DesiredState, observed: ObservedState, ownership: Ownership,
           plan: Plan) -> None:
     """Raise PreflightError (exit 1) naming every problem; nothing has been changed."""
@@ -150,9 +164,10 @@ def check(desired: DesiredState, observed: ObservedState, ownership: Ownership,
     for kind in probe_kinds(needed):
         problems.append(f"kernel has no {_FEATURE[kind]} support "
                         f"(cannot create a {kind.value} link), needed by this configuration")
+    tolerated = absent_optional_nics(desired, observed)
     for spec in desired.links:
         if spec.kind is LinkKind.PHYSICAL and observed.get(Side.ROUTER, spec.name) is None \
-                and observed.get(Side.HOST, spec.name) is None:
+                and observed.get(Side.HOST, spec.name) is None and spec.name not in tolerated:
             problems.append(f"underlay NIC {spec.name!r} exists neither in the host namespace "
                             f"nor (already moved) in {desired.runtime.netns!r}")
         parent = getattr(spec.info, "parent", None)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
 
-from evpn_boot.daemon.devices import await_devices
+from evpn_boot.daemon.devices import await_devices, can_go_without
 from evpn_boot.daemon.pulse import Pulse
 from evpn_boot.errors import PreflightError
 from tests.daemon.fakes import FakeClock, FakeNotifier, FakeSignals
@@ -15,6 +16,7 @@ from tests.daemon.fakes import FakeClock, FakeNotifier, FakeSignals
 class _Missing:
     def __init__(self, text: str) -> None:
         self.text = text
+        self.name = text.rsplit(maxsplit=1)[-1]
 
     def describe(self) -> str:
         return self.text
@@ -23,10 +25,11 @@ class _Missing:
 class FakeArrivals:
     """A pipe for the netlink socket; ``arrive()`` makes the NIC present."""
 
-    def __init__(self) -> None:
+    def __init__(self, always: tuple[str, ...] = ()) -> None:
         self.r, self.w = os.pipe()
         self.present = False
         self.looks = 0
+        self.always = always            # still missing after arrive()
 
     def fileno(self) -> int:
         return self.r
@@ -37,7 +40,12 @@ class FakeArrivals:
 
     def missing(self) -> list[_Missing]:
         self.looks += 1
-        return [] if self.present else [_Missing("underlay NIC eth1")]
+        if self.present:
+            os.set_blocking(self.r, False)
+            with contextlib.suppress(BlockingIOError):
+                os.read(self.r, 64)         # consumed, as Arrivals drains its socket
+        gone = [_Missing(f"underlay NIC {n}") for n in self.always]
+        return gone if self.present else [_Missing("underlay NIC eth1"), *gone]
 
     def close(self) -> None:
         os.close(self.r)
@@ -92,3 +100,39 @@ def test_stop_signal_ends_the_wait() -> None:
         watch.close()
         signals.close()
     assert clock.elapsed() == pytest.approx(4.0)
+
+
+def test_any_established_goes_on_after_the_timeout_without_one_uplink() -> None:
+    clock, notifier, signals, pulse = _setup()
+    watch = FakeArrivals(always=("eth2",))
+    clock.at(1.0, watch.arrive)
+    try:
+        assert await_devices(watch, pulse, notifier, 5.0, optional=("eth1", "eth2")) is True
+    finally:
+        watch.close()
+        signals.close()
+    assert clock.elapsed() == pytest.approx(5.0)     # the whole timeout: eth2 had its chance
+    assert notifier.statuses() == [
+        "waiting for underlay NIC eth1, underlay NIC eth2",
+        "waiting for underlay NIC eth2",
+        "underlay NIC eth2 missing after 5s: going on with the other uplinks "
+        "(readiness any-established); moved in when it appears"]
+
+
+def test_no_uplink_at_all_still_fails_under_any_established() -> None:
+    _, notifier, signals, pulse = _setup()
+    watch = FakeArrivals(always=("eth2",))
+    try:
+        with pytest.raises(PreflightError, match=r"(?s)eth1 did not appear.*eth2 did not"):
+            await_devices(watch, pulse, notifier, 3.0, optional=("eth1", "eth2"))
+    finally:
+        watch.close()
+        signals.close()
+
+
+def test_can_go_without_needs_every_missing_one_optional() -> None:
+    nic2, index = _Missing("underlay NIC eth2"), _Missing("index interface eth0")
+    assert can_go_without([nic2], ("eth1", "eth2"))
+    assert not can_go_without([nic2, index], ("eth1", "eth2"))
+    assert not can_go_without([nic2], ())                 # single-homed / all-established
+    assert not can_go_without([], ("eth1", "eth2"))

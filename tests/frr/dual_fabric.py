@@ -94,6 +94,7 @@ netns = "{pe}"
 host_netns = "{host}"
 state_dir = "{tmp}/state"
 run_dir = "{tmp}/run"
+device_timeout_s = {device_timeout_s}
 [frr]
 image = "{image}"
 config_dir = "{tmp}/frr"
@@ -150,19 +151,11 @@ class DualFabric:
             run("sysctl", "-qw", f"net.ipv6.conf.{scope}.accept_ra=0", netns=self.host)
         for name, (_, _, nic, remote_dev) in LEAVES.items():
             leaf = self.leaves[name]
-            ip("link", "add", nic, "type", "veth", "peer", "name", "to-node", "netns", leaf,
-               netns=self.host)
-            ip("link", "set", nic, "mtu", str(NIC_MTU[nic]), netns=self.host)
-            # `brd +` as DHCP clients and ifupdown set it: the NIC record restores
-            # an IPv4 address with the standard broadcast (docs/dataplane.md).
-            ip("addr", "add", NIC_ADDRESSES[nic], *_brd(NIC_ADDRESSES[nic]), "dev", nic,
-               netns=self.host)
-            ip("link", "set", nic, "up", netns=self.host)
+            self.plug_nic(nic)
             ip("link", "add", remote_dev, "type", "veth", "peer", "name", "to-remote",
                "netns", leaf, netns=self.remote)
             ip("link", "set", remote_dev, "up", netns=self.remote)
-            for dev in ("to-node", "to-remote"):
-                ip("link", "set", dev, "up", netns=leaf)
+            ip("link", "set", "to-remote", "up", netns=leaf)
             run("sysctl", "-qw", "net.ipv4.ip_forward=1", netns=leaf)
             run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1", netns=leaf)
         r = self.remote
@@ -176,6 +169,23 @@ class DualFabric:
         for dev in ("br-pe-110", "vni110"):
             ip("link", "set", dev, "up", netns=r)
 
+    def plug_nic(self, nic: str) -> None:
+        """The host NIC ``nic`` (a veth to its leaf) appears, with its address and MTU."""
+        leaf = self.leaves[leaf_of(nic)]
+        ip("link", "add", nic, "type", "veth", "peer", "name", "to-node", "netns", leaf,
+           netns=self.host)
+        ip("link", "set", nic, "mtu", str(NIC_MTU[nic]), netns=self.host)
+        # `brd +` as DHCP clients and ifupdown set it: the NIC record restores
+        # an IPv4 address with the standard broadcast (docs/dataplane.md).
+        ip("addr", "add", NIC_ADDRESSES[nic], *_brd(NIC_ADDRESSES[nic]), "dev", nic,
+           netns=self.host)
+        ip("link", "set", nic, "up", netns=self.host)
+        ip("link", "set", "to-node", "up", netns=leaf)
+
+    def unplug_nic(self, nic: str) -> None:
+        """The host NIC ``nic`` is gone (not there yet at boot, in the test)."""
+        ip("link", "del", nic, netns=self.host)
+
     def start_frr(self, name: str) -> NativeFrr:
         """(Re)start the FRR of ``leafa``, ``leafb`` or ``remote``."""
         ns = self.remote if name == "remote" else self.leaves[name]
@@ -185,10 +195,12 @@ class DualFabric:
         frr.start()
         return frr
 
-    def write_config(self, require: str = "any-established", timeout_s: float = 120) -> None:
+    def write_config(self, require: str = "any-established", timeout_s: float = 120,
+                     device_timeout_s: float = 90) -> None:
         self.config.write_text(NODE_TOML.format(
             pe=self.pe, host=self.host, tmp=self.tmp, image=self.image,
-            container=self.container, require=require, timeout_s=timeout_s))
+            container=self.container, require=require, timeout_s=timeout_s,
+            device_timeout_s=device_timeout_s))
 
     def plug_workload(self) -> None:
         """h1, a workload on the L2 VNI: a veth into the host bridge apply made."""

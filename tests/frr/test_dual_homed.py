@@ -12,17 +12,24 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from tests.frr.dual_fabric import REMOTE_HOST, DualFabric, fail_and_measure
+from tests.frr.dual_fabric import (
+    NIC_ADDRESSES,
+    NIC_MTU,
+    REMOTE_HOST,
+    DualFabric,
+    fail_and_measure,
+)
 from tests.frr.native import have_native_frr
 from tests.netns.test_dataplane import snapshot
 from tests.support.daemon_proc import NotifyListener, daemon
-from tests.support.netns import NetnsFactory, list_netns, run
+from tests.support.netns import NetnsFactory, ip, list_netns, run
 
 #: The node on FRR 10.3 is opt-in until issue 14's open item is solved: with BFD
 #: on both unnumbered uplinks, a session whose BFD went down once (a killed leaf,
@@ -157,3 +164,43 @@ def test_boot_with_one_leaf_absent(dual: DualFabric, tmp_path: Path) -> None:
         proc.signal(signal.SIGTERM)
         assert proc.wait() == 0, proc.output()
     fab.cli("teardown")
+
+
+#: How long after READY the late NIC appears.
+LATE_NIC_AFTER_S = 3.0
+
+
+@pytest.mark.parametrize("dual", ["node 8.4", "node 10.3"], indirect=True)
+def test_boot_with_one_uplink_missing_then_it_appears(dual: DualFabric, tmp_path: Path) -> None:
+    """any-established: eth2 is not there at boot; READY on eth1 after the device
+    timeout; eth2 appears later, drift repair moves it in, its session comes up
+    (same daemon, same FRR)."""
+    fab = dual
+    fab.unplug_nic("eth2")
+    for name in ("leafa", "leafb", "remote"):
+        fab.start_frr(name)
+    fab.write_config(require="any-established", timeout_s=300, device_timeout_s=3)
+    with closing(NotifyListener(tmp_path / "n.sock")) as notify, \
+            daemon(fab.config, notify, tmp_path / "run.log", args=()) as proc:
+        ready = proc.wait_ready(timeout=180)
+        assert ready["STATUS"].endswith("readiness any-established: 1/2 underlay sessions "
+                                        "Established"), ready
+        assert "underlay NIC eth2 missing after 3s: going on with the other uplinks" \
+            in proc.output()
+        assert "eth2" not in ip("-br", "link", netns=fab.pe)
+        started = fab.status()["frr"]["started_at"]
+        time.sleep(LATE_NIC_AFTER_S)
+        fab.plug_nic("eth2")
+        fab.wait(lambda: "eth2" in ip("-br", "link", netns=fab.pe, check=False),
+                 "eth2 moved into the router namespace by drift repair", timeout=60)
+        fab.wait(fab.both_up, "eth2's session, without a restart")
+        fab.wait(lambda: fab.vtep_nexthops() == 2, "ECMP once eth2 is in")
+        doc = fab.status()
+        assert doc["frr"]["started_at"] == started
+        assert doc["service"]["pid"] == proc.proc.pid
+        proc.signal(signal.SIGTERM)
+        assert proc.wait() == 0, proc.output()
+    fab.cli("teardown")
+    # eth2 went back to the host as it came (address and MTU).
+    assert NIC_ADDRESSES["eth2"] in ip("addr", "show", "eth2", netns=fab.host)
+    assert f"mtu {NIC_MTU['eth2']}" in ip("link", "show", "eth2", netns=fab.host)
