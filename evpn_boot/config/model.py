@@ -85,7 +85,9 @@ class RuntimeConfig(_Strict):
     log_level: LogLevel = Field(LogLevel.INFO, strict=False)
     device_timeout_s: Seconds = Field(
         90.0, description="How long `run` waits at boot for the underlay NIC (and the "
-                          "index interface's IPv4 address) to appear before it fails.")
+                          "index interface's IPv4 address) to appear before it fails "
+                          "(dual-homed under any-established: goes on if one NIC of "
+                          "`nics` is there).")
 
 
 class FrrConfig(_Strict):
