@@ -3,15 +3,22 @@
 The fabric of tests/frr/dual_fabric.py (two leaves in different ASNs, BGP
 unnumbered and BFD 300 ms x 3 on every link, one remote VTEP on both leaves, the
 node with two uplinks and an L2 VNI, its FRR in podman).  h1, a workload on the
-node's L2 VNI, pings the remote host every 10 ms; for each round the uplink the
-VXLAN flow uses is set down in the router namespace (``uplink``), or the leaf it
-goes through is killed, its FRR and its forwarding both (``leaf``).  Loss =
-lost packets x 10 ms.  Target: under 1.5 s.  Nothing touches this machine's own
-namespace.
+node's L2 VNI, pings the remote host every 10 ms.  Each round fails what the
+VXLAN flow really uses: the uplink whose TX counter grew in the second before
+(printed with the TX counts and with what `ip route get` predicted):
+
+* ``uplink``: set down in the router namespace;
+* ``leaf``: the leaf's FRR SIGKILLed, its BGP routes flushed (its kernel closes
+  the TCP sessions, so the node hears of it at once);
+* ``hang``: the leaf's FRR SIGSTOPped, its routes flushed (silent: only BFD
+  tells).
+
+Loss = lost packets x 10 ms.  Target: under 1.5 s.  Nothing touches this
+machine's own namespace.
 
 Run as root (under the shared lock):
 ``flock /work/heavy.lock .venv/bin/python bench/bench_failover.py [--rounds 3]
-[--image localhost/evpn-boot-frr:10.3]``.
+[--image localhost/evpn-boot-frr:8.4]``.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.frr.conftest import CONTAINERS_CONF  # noqa: E402
-from tests.frr.dual_fabric import DualFabric, fail_and_measure  # noqa: E402
+from tests.frr.dual_fabric import EVENTS, DualFabric, fail_and_measure  # noqa: E402
 from tests.support import netns as netns_support  # noqa: E402
 from tests.support.netns import netns_factory  # noqa: E402
 
@@ -39,7 +46,7 @@ TARGET_S = 1.5
 
 def bench(image: str, rounds: int) -> dict[str, list[float]]:
     os.environ["CONTAINERS_CONF"] = str(CONTAINERS_CONF)
-    results: dict[str, list[float]] = {"uplink": [], "leaf": []}
+    results: dict[str, list[float]] = {what: [] for what in EVENTS}
     with netns_factory() as netns, tempfile.TemporaryDirectory(prefix="bench-fo-") as tmp:
         fab = DualFabric(netns, Path(tmp), image)
         try:
@@ -53,10 +60,12 @@ def bench(image: str, rounds: int) -> dict[str, list[float]]:
             fab.plug_workload()
             for _ in range(rounds):
                 for what, losses in results.items():
-                    nic, sent, received, loss = fail_and_measure(fab, what)
-                    losses.append(loss)
-                    print(f"  {what:<6} via {nic}: {sent - received:4d}/{sent} lost "
-                          f"= {loss:.2f} s", flush=True)
+                    r = fail_and_measure(fab, what)
+                    losses.append(r.loss_s)
+                    tx = " ".join(f"{n}={c}" for n, c in sorted(r.tx.items()))
+                    print(f"  {what:<6} {r.nic} (tx/s {tx}; route get: {r.route_nic}): "
+                          f"{r.sent - r.received:4d}/{r.sent} lost = {r.loss_s:.2f} s",
+                          flush=True)
             fab.cli("teardown")
         finally:
             fab.cleanup()
@@ -66,7 +75,7 @@ def bench(image: str, rounds: int) -> dict[str, list[float]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--image", default="localhost/evpn-boot-frr:10.3")
+    parser.add_argument("--image", default="localhost/evpn-boot-frr:8.4")
     args = parser.parse_args()
     print(f"failover with BFD 300 ms x 3, node FRR {args.image}, {args.rounds} round(s):")
     results = bench(args.image, args.rounds)

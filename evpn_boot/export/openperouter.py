@@ -35,7 +35,7 @@ from evpn_boot.config.model import (
     UnderlayConfig,
     VlanUnderlay,
 )
-from evpn_boot.config.underlay import uplinks
+from evpn_boot.config.underlay import Uplink, uplinks
 
 DEFAULT_NAMESPACE = "openperouter-system"
 DEFAULT_VXLAN_PORT = 4789     # the CRDs' default: omitted when equal
@@ -128,8 +128,8 @@ def _underlay(run: _Run, config: Config) -> dict[str, Any]:
     spec: dict[str, Any] = {"asn": underlay.asn}
     spec["routerIDCIDR" if run.main else "routeridcidr"] = str(underlay.router_id_cidr)
     spec["neighbors"] = [_neighbor(run, i, n) for i, n in enumerate(underlay.neighbors)]
-    spec["interfaces"] = [{"type": "NetworkDevice",
-                           "networkDevice": {"interfaceName": _underlay_device(run, underlay)}}]
+    spec["interfaces"] = [{"type": "NetworkDevice", "networkDevice": {"interfaceName": name}}
+                          for name in _underlay_devices(run, underlay)]
     spec["tunnelEndpoint"] = {"cidrs": [str(underlay.vtep_cidr)]}
     # Without it OpenPERouter renders no graceful restart at all; the handoff relies on it.
     spec["gracefulRestart"] = {"restartTimeSeconds": config.frr.restart_time_s}
@@ -139,12 +139,14 @@ def _underlay(run: _Run, config: Config) -> dict[str, Any]:
     return spec
 
 
-def _underlay_device(run: _Run, underlay: UnderlayConfig) -> str:
-    all_uplinks = uplinks(underlay)
-    if len(all_uplinks) > 1:
-        run.out.notes.append(f"underlay: {len(all_uplinks)} uplinks; only the first "
-                             f"({all_uplinks[0].name!r}) is exported as the Underlay's interface")
-    uplink = all_uplinks[0]
+def _underlay_devices(run: _Run, underlay: UnderlayConfig) -> list[str]:
+    """Every uplink, in order: both versions' ``interfaces`` is a list (v0.2.0's
+    validation and host conversion take each NetworkDevice; only v0.1's ``nics``
+    allowed one)."""
+    return [_uplink_device(run, uplink) for uplink in uplinks(underlay)]
+
+
+def _uplink_device(run: _Run, uplink: Uplink) -> str:
     sub = uplink.sub
     if sub is None:
         return uplink.name
@@ -160,12 +162,24 @@ def _underlay_device(run: _Run, underlay: UnderlayConfig) -> str:
     return str(name)
 
 
+def _peer(run: _Run, neighbor: Neighbor) -> dict[str, Any]:
+    """Who the session is with: ``asn`` or ``type``, ``address`` or ``interface``."""
+    spec: dict[str, Any] = {}
+    if isinstance(neighbor.asn, int):
+        spec["asn"] = neighbor.asn
+    else:
+        # "external"/"internal": the Neighbor's ``type`` (v0.2 lower case, main capitalized).
+        spec["type"] = neighbor.asn.capitalize() if run.main else neighbor.asn
+    if neighbor.interface is not None:
+        spec["interface"] = neighbor.interface       # unnumbered: both versions' field
+    else:
+        spec["address"] = neighbor.peer
+    return spec
+
+
 def _neighbor(run: _Run, index: int, neighbor: Neighbor) -> dict[str, Any]:
     where = f"underlay.neighbors[{index}]"
-    spec: dict[str, Any] = {"asn": neighbor.asn, "address": neighbor.peer}
-    if neighbor.interface is not None:
-        run.out.notes.append(f"{where}: unnumbered (interface {neighbor.interface!r}); "
-                             "exported with the interface as its address")
+    spec = _peer(run, neighbor)
     if neighbor.port is not None:
         if neighbor.port > MAX_NEIGHBOR_PORT:
             run.refused.append(f"{where}.port {neighbor.port}: the Neighbor CRD allows at most "

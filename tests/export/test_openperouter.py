@@ -255,3 +255,37 @@ def test_what_the_crds_reject_is_refused(tmp_path: Path,
     out = capsys.readouterr()
     assert exit_info.value.code == 2 and out.out == ""
     assert "export openperouter --version main" in out.err and "port 20000" in out.err
+
+
+DUAL = """
+[node]
+index = 1
+[underlay]
+asn = 64514
+vtep_cidr = "100.65.0.0/24"
+router_id_cidr = "10.0.0.0/24"
+nics = ["eth1", "eth2"]
+[[underlay.neighbors]]
+interface = "eth1"
+asn = "external"
+[[underlay.neighbors]]
+interface = "eth2"
+asn = "external"
+[[l2vni]]
+vni = 110
+"""
+
+
+@pytest.mark.parametrize("version", list(Version))
+def test_every_uplink_is_exported(version: Version) -> None:
+    """Both versions' Underlay takes a list of interfaces: each NIC is in it, in order."""
+    export = export_openperouter(parse_config(DUAL.encode()), version=version)
+    for document in export.resources:
+        validate(version.value, document)
+    interfaces = export.resources[0]["spec"]["interfaces"]
+    assert interfaces == [{"type": "NetworkDevice", "networkDevice": {"interfaceName": n}}
+                          for n in ("eth1", "eth2")]
+    assert not any("only the first" in n for n in export.notes + export.warnings)
+    kind = "External" if version is Version.MAIN else "external"
+    assert [n for n in export.resources[0]["spec"]["neighbors"]] == [
+        {"type": kind, "interface": nic, "connectTimeSeconds": 5} for nic in ("eth1", "eth2")]

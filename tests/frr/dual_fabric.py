@@ -23,9 +23,11 @@ import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -320,31 +322,65 @@ class DualFabric:
         for family in ("-4", "-6"):
             ip(family, "route", "flush", "proto", "bgp", netns=leaf, check=False)
 
+    def hang_leaf(self, name: str) -> None:
+        """The leaf goes silent: its FRR stopped (SIGSTOP: no FIN, no BFD), its
+        forwarding gone (BGP routes flushed); :meth:`start_frr` after ``stop``."""
+        for pid in self.frr[name].pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        leaf = self.leaves[name]
+        for family in ("-4", "-6"):
+            ip(family, "route", "flush", "proto", "bgp", netns=leaf, check=False)
+
+    def uplink_tx(self) -> dict[str, int]:
+        """Packets sent so far by each uplink in the router namespace."""
+        links = json.loads(ip("-j", "-s", "link", "show", netns=self.pe))
+        return {link["ifname"]: int(link["stats64"]["tx"]["packets"]) for link in links
+                if link["ifname"] in {nic for _, _, nic, _ in LEAVES.values()}}
+
     def cleanup(self) -> None:
         self.podman("rm", "--force", "--ignore", "--time", "0", self.container)
         for frr in self.frr.values():
             frr.stop()
 
 
-def ping_loss(fabric: DualFabric, event: Callable[[], None], *, interval: float = 0.01,
-              before: float = 1.5, after: float = 4.0) -> tuple[int, int, float]:
-    """Ping the remote host from h1 every ``interval`` s, fire ``event`` ``before`` s
-    in; (sent, received, seconds of loss = lost x interval)."""
+@dataclass(frozen=True)
+class Round:
+    """One failure while h1 pings the remote host every ``interval`` s."""
+
+    what: str
+    nic: str              # the uplink that carried the flow (its TX counter grew)
+    route_nic: str        # the one `ip route get` named
+    tx: dict[str, int]    # packets each uplink sent in the second before the failure
+    sent: int
+    received: int
+    loss_s: float         # lost x interval
+
+
+def ping_loss(fabric: DualFabric, event: Callable[[str], None], *, interval: float = 0.01,
+              before: float = 1.5, after: float = 4.0) -> tuple[str, dict[str, int], int, int]:
+    """Ping the remote host from h1 every ``interval`` s; ``before`` s in, fire
+    ``event`` on the uplink whose TX counter grew most in the last second (the
+    one the VXLAN flow really uses); (that uplink, TX deltas, sent, received)."""
     proc = subprocess.Popen(
         ["ip", "netns", "exec", fabric.h1, "ping", "-n", "-q", "-i", str(interval),
          "-W", "1", "-w", str(math.ceil(before + after)), REMOTE_HOST],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        time.sleep(before)
-        event()
+        time.sleep(before - 1.0)
+        start = fabric.uplink_tx()
+        time.sleep(1.0)
+        end = fabric.uplink_tx()
+        tx = {nic: end[nic] - start.get(nic, 0) for nic in end}
+        busiest = max(tx, key=lambda nic: tx[nic])
+        event(busiest)
         out, _ = proc.communicate(timeout=before + after + 30)
     finally:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
     found = re.search(r"(\d+) packets transmitted, (\d+) received", out)
     assert found, out
-    sent, received = int(found.group(1)), int(found.group(2))
-    return sent, received, (sent - received) * interval
+    return busiest, tx, int(found.group(1)), int(found.group(2))
 
 
 def _brd(cidr: str) -> tuple[str, ...]:
@@ -355,23 +391,37 @@ def leaf_of(nic: str) -> str:
     return next(name for name, (_, _, n, _) in LEAVES.items() if n == nic)
 
 
-def fail_and_measure(fabric: DualFabric, what: str, *,
-                     recover: bool = True) -> tuple[str, int, int, float]:
-    """Fail the uplink (``uplink``: set down in the router namespace) or the leaf
-    (``leaf``: killed) the VXLAN flow uses now, measure the ping loss, then undo it
-    and (``recover``) wait for both sessions and ECMP again; (nic, sent, received,
-    loss s)."""
-    nic = fabric.active_uplink()
-    leaf = leaf_of(nic)
-    if what == "uplink":
-        def down() -> None:
+#: The failures: ``uplink`` set down in the router namespace (carrier stays up
+#: on the leaf's side: BFD or the local link state takes it out); ``leaf`` its
+#: FRR SIGKILLed and its BGP routes flushed (the leaf's kernel closes the TCP
+#: sessions, so the node's bgpd learns at once); ``hang`` its FRR SIGSTOPped and
+#: its routes flushed (a leaf that stops forwarding and talking without a word:
+#: only BFD, 300 ms x 3, can tell).
+EVENTS = ("uplink", "leaf", "hang")
+
+
+def fail_and_measure(fabric: DualFabric, what: str, *, recover: bool = True,
+                     interval: float = 0.01) -> Round:
+    """Fail (one of :data:`EVENTS`) the uplink or leaf the VXLAN flow uses now,
+    measure the ping loss, undo it and (``recover``) wait for both sessions and
+    ECMP again."""
+    route_nic = fabric.active_uplink()
+
+    def fail(nic: str) -> None:
+        if what == "uplink":
             ip("link", "set", nic, "down", netns=fabric.pe)
-        sent, received, loss = ping_loss(fabric, down)
+        elif what == "leaf":
+            fabric.kill_leaf(leaf_of(nic))
+        else:
+            fabric.hang_leaf(leaf_of(nic))
+
+    nic, tx, sent, received = ping_loss(fabric, fail, interval=interval)
+    if what == "uplink":
         ip("link", "set", nic, "up", netns=fabric.pe)
     else:
-        sent, received, loss = ping_loss(fabric, lambda: fabric.kill_leaf(leaf))
-        fabric.start_frr(leaf)
+        fabric.frr[leaf_of(nic)].stop()
+        fabric.start_frr(leaf_of(nic))
     if recover:
         fabric.wait(fabric.both_up, "both uplinks Established again")
         fabric.wait(lambda: fabric.vtep_nexthops() == 2, "ECMP to the remote VTEP again")
-    return nic, sent, received, loss
+    return Round(what, nic, route_nic, tx, sent, received, (sent - received) * interval)
