@@ -234,11 +234,14 @@ def dump_links(name: Optional[str] = None) -> bytes:
 
 
 # -------------------------------------------------------------- addresses
-def address(addr: IPInterface, index: int) -> bytes:
-    """RTM_NEWADDR/RTM_DELADDR body: local = peer address, IPv4 broadcast below /31."""
+def address(addr: IPInterface, index: int, broadcast: Optional[str] = None) -> bytes:
+    """RTM_NEWADDR/RTM_DELADDR body: local = peer address; IPv4 broadcast ``broadcast``
+    ("" = none; None = the standard one, below /31)."""
     family = socket.AF_INET if addr.version == 4 else socket.AF_INET6
     attrs: Attrs = [(rtnl.IFA_LOCAL, addr.ip.packed), (rtnl.IFA_ADDRESS, addr.ip.packed)]
-    if addr.version == 4 and addr.network.prefixlen < 31:
+    if addr.version == 4 and broadcast:
+        attrs.append((rtnl.IFA_BROADCAST, socket.inet_aton(broadcast)))
+    elif addr.version == 4 and broadcast is None and addr.network.prefixlen < 31:
         attrs.append((rtnl.IFA_BROADCAST, addr.network.broadcast_address.packed))
     scope = rtnl.RT_SCOPE_HOST if addr.ip.is_loopback else rtnl.RT_SCOPE_UNIVERSE
     return ifaddr(family, addr.network.prefixlen, index, scope) + encode_attrs(attrs)

@@ -86,7 +86,9 @@ def converge(desired: DesiredState, *, check: bool = True,
             store.save(runtime.state_dir, holder["ownership"])
 
         def record_nic() -> None:
-            records = diff_mod.nic_records(desired, observed, holder["ownership"])
+            records = _with_broadcasts(
+                diff_mod.nic_records(desired, observed, holder["ownership"]),
+                holder["ownership"], runtime.host_netns)
             updated = holder["ownership"].with_nics(records)
             if updated != holder["ownership"]:
                 holder["ownership"] = updated
@@ -102,6 +104,27 @@ def converge(desired: DesiredState, *, check: bool = True,
             raise EvpnBootError(f"applying the dataplane: {exc}") from exc
         _verify(desired, holder["ownership"])
         return result
+
+
+def _with_broadcasts(records: tuple[NicRecord, ...], ownership: Ownership,
+                     host: str) -> tuple[NicRecord, ...]:
+    """Each NIC not recorded yet, with the IPv4 broadcasts it has on the host now
+    (read just before its move: teardown gives them back exactly)."""
+    new = [r for r in records if ownership.nic_named(r.name) is None]
+    if not new:
+        return records
+    with wire.open_socket(host) as sock:
+        indexes = {raw.name: raw.index for raw in observe_mod.dump_links(sock)}
+        broadcasts = observe_mod.dump_broadcasts(sock)
+    def completed(record: NicRecord) -> NicRecord:
+        index = indexes.get(record.name)
+        if record not in new or index is None:
+            return record
+        mine = {str(a) for a in record.addresses}
+        return replace(record, broadcasts=tuple(sorted(
+            (key, value) for key, value in broadcasts.get(index, {}).items() if key in mine)))
+
+    return tuple(completed(r) for r in records)
 
 
 def _verify(desired: DesiredState, ownership: Ownership) -> None:
@@ -204,6 +227,7 @@ def _return_nic(nic: NicRecord, netns: str, host: str) -> list[str]:
                                               group=0))
         for address in nic.addresses:
             if address not in have:
-                sock.call(RTM_NEWADDR, CREATE, encode.address(address, raw.index))
+                sock.call(RTM_NEWADDR, CREATE,
+                          encode.address(address, raw.index, nic.broadcast_of(address)))
         done.append(f"~ {nic.name}: mtu {nic.mtu}, addresses restored")
     return done

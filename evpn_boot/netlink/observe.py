@@ -37,6 +37,7 @@ from evpn_boot.desired.model import (
 from evpn_boot.netlink import encode, nsfd, sysctl, wire
 from evpn_boot.netlink.rtnl import (
     IFA_ADDRESS,
+    IFA_BROADCAST,
     IFA_LOCAL,
     IFF_UP,
     IFLA_ADDRESS,
@@ -194,6 +195,24 @@ def dump_addresses(sock: wire.Socket) -> dict[int, list[IPInterface]]:
             continue
         address = ipaddress.ip_address(bytes(raw))
         found.setdefault(index, []).append(ipaddress.ip_interface(f"{address}/{prefixlen}"))
+    return found
+
+
+def dump_broadcasts(sock: wire.Socket) -> dict[int, dict[str, str]]:
+    """ifindex -> {IPv4 address: its broadcast, "" for none}, for the NIC record."""
+    found: dict[int, dict[str, str]] = {}
+    for _t, msg in sock.dump(RTM_GETADDR, encode.dump_addresses()):
+        family, prefixlen, _flags, _scope, index = wire.address_header(msg)
+        if family != socket.AF_INET:
+            continue
+        attrs = wire.parse_attrs(msg, wire.IFADDR_ATTRS, len(msg))
+        raw = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
+        if raw is None:
+            continue
+        brd = attrs.get(IFA_BROADCAST)
+        key = f"{ipaddress.IPv4Address(bytes(raw))}/{prefixlen}"
+        found.setdefault(index, {})[key] = (
+            str(ipaddress.IPv4Address(bytes(brd))) if brd is not None else "")
     return found
 
 

@@ -28,6 +28,15 @@ class NicRecord:
     addresses: tuple[IPInterface, ...]
     mtu: int
     up: bool
+    #: IPv4 address -> the broadcast it had ("" = none), as the host set it
+    #: (``brd +``, none, or another); an address not listed (a record written
+    #: before this was kept) gets the standard broadcast back.
+    broadcasts: tuple[tuple[str, str], ...] = ()
+
+    def broadcast_of(self, address: IPInterface) -> Optional[str]:
+        """The broadcast to restore ``address`` with: an address, "" (none) or None
+        (unknown: the standard one)."""
+        return dict(self.broadcasts).get(str(address))
 
 
 @dataclass(frozen=True)
@@ -54,8 +63,7 @@ class Ownership:
         return replace(self, host_links=merged)
 
     def to_dict(self) -> dict[str, Any]:
-        nics = [{"name": n.name, "mtu": n.mtu, "up": n.up,
-                 "addresses": [str(a) for a in n.addresses]} for n in self.nics]
+        nics = [_nic_dict(n) for n in self.nics]
         # "nic" (the first) is what a single-homed record always held; "nics"
         # lists every one, so a dual-homed node's record is still read by both.
         return {"version": STATE_VERSION, "netns": self.netns, "host_netns": self.host_netns,
@@ -101,6 +109,28 @@ def _name(value: object, field_name: str, *, empty_ok: bool = False) -> str:
     return value
 
 
+def _nic_dict(nic: NicRecord) -> dict[str, Any]:
+    doc: dict[str, Any] = {"name": nic.name, "mtu": nic.mtu, "up": nic.up,
+                           "addresses": [str(a) for a in nic.addresses]}
+    if nic.broadcasts:
+        doc["broadcasts"] = dict(nic.broadcasts)
+    return doc
+
+
+def _broadcasts(raw: object, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+        raise StateFormatError(f"{where}.broadcasts is not an object of strings")
+    try:
+        for key, value in raw.items():
+            ipaddress.IPv4Interface(key)
+            if value:
+                ipaddress.IPv4Address(value)
+    except ValueError as exc:
+        raise StateFormatError(f"{where}.broadcasts: {exc}") from None
+    return tuple(sorted(raw.items()))
+
+
 def _nic(raw: object, where: str) -> NicRecord:
     if not isinstance(raw, dict):
         raise StateFormatError(f"{where} is not an object")
@@ -116,4 +146,5 @@ def _nic(raw: object, where: str) -> NicRecord:
     except ValueError as exc:
         raise StateFormatError(f"{where}.addresses: {exc}") from None
     return NicRecord(name=_name(raw.get("name"), f"{where}.name"), mtu=mtu, up=up,
-                     addresses=parsed)
+                     addresses=parsed,
+                     broadcasts=_broadcasts(raw.get("broadcasts", {}), where))

@@ -177,10 +177,9 @@ class DualFabric:
         ip("link", "add", nic, "type", "veth", "peer", "name", "to-node", "netns", leaf,
            netns=self.host)
         ip("link", "set", nic, "mtu", str(NIC_MTU[nic]), netns=self.host)
-        # `brd +` as DHCP clients and ifupdown set it: the NIC record restores
-        # an IPv4 address with the standard broadcast (docs/dataplane.md).
-        ip("addr", "add", NIC_ADDRESSES[nic], *_brd(NIC_ADDRESSES[nic]), "dev", nic,
-           netns=self.host)
+        # No broadcast (as `ip addr add` leaves it): the NIC record keeps that,
+        # so teardown gives the address back without one (docs/dataplane.md).
+        ip("addr", "add", NIC_ADDRESSES[nic], "dev", nic, netns=self.host)
         ip("link", "set", nic, "up", netns=self.host)
         ip("link", "set", "to-node", "up", netns=leaf)
 
@@ -381,10 +380,6 @@ def ping_loss(fabric: DualFabric, event: Callable[[str], None], *, interval: flo
     found = re.search(r"(\d+) packets transmitted, (\d+) received", out)
     assert found, out
     return busiest, tx, int(found.group(1)), int(found.group(2))
-
-
-def _brd(cidr: str) -> tuple[str, ...]:
-    return ("brd", "+") if ":" not in cidr else ()
 
 
 def leaf_of(nic: str) -> str:

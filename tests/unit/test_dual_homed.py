@@ -12,7 +12,7 @@ from evpn_boot.desired.derive import NodeFacts, derive
 from evpn_boot.desired.model import LinkKind
 from evpn_boot.errors import ConfigError
 from evpn_boot.frr.status import parse_bfd_peers, uplink_status
-from evpn_boot.state.model import NicRecord, Ownership
+from evpn_boot.state.model import NicRecord, Ownership, StateFormatError
 from tests.support.configs import underlay
 
 FACTS = NodeFacts(hostname="node-a", underlay_mtu=1500)
@@ -118,3 +118,19 @@ def test_uplink_rows_join_links_sessions_and_bfd() -> None:
     assert rows == [{"name": "eth1", "link": "up", "session": "Established", "bfd": "up"},
                     {"name": "eth2", "link": "absent", "session": "-", "bfd": "-"}]
     assert parse_bfd_peers({"not": "a list"}) == []
+
+
+def test_nic_record_keeps_each_ipv4_broadcast_and_reads_a_record_without() -> None:
+    a = NicRecord("eth1", (ipaddress.ip_interface("198.51.100.3/24"),
+                           ipaddress.ip_interface("192.0.2.5/24")), 1500, True,
+                  broadcasts=(("192.0.2.5/24", "192.0.2.7"), ("198.51.100.3/24", "")))
+    own = Ownership(netns="pe").with_nics((a,))
+    data = own.to_dict()
+    assert data["nics"][0]["broadcasts"] == {"198.51.100.3/24": "", "192.0.2.5/24": "192.0.2.7"}
+    assert Ownership.from_dict(data) == own
+    assert [a.broadcast_of(x) for x in a.addresses] == ["", "192.0.2.7"]
+    del data["nics"][0]["broadcasts"]            # a record written before they were kept
+    assert Ownership.from_dict(data).nics[0].broadcast_of(a.addresses[0]) is None
+    data["nics"][0]["broadcasts"] = {"198.51.100.3/24": "not-an-address"}
+    with pytest.raises(StateFormatError, match=r"nics\[0\]\.broadcasts"):
+        Ownership.from_dict(data)

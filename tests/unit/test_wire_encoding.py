@@ -390,6 +390,13 @@ def test_teardown_requests_decode_to_the_recorded_nic(up: bool) -> None:
     assert (restored["IFA_LOCAL"], restored["IFA_ADDRESS"], restored["IFA_BROADCAST"]) == (
         "192.168.11.3", "192.168.11.3", "192.168.11.255")
     assert (restored["index"], restored["prefixlen"], restored["scope"]) == (7, 24, 0)
+    # As recorded: none at all, or the one the host had.
+    bare = decode(Side.HOST, wire.Request(rtnl.RTM_NEWADDR, encode.CREATE, encode.address(
+        ipaddress.ip_interface("192.168.11.3/24"), 7, "")))
+    assert "IFA_BROADCAST" not in bare
+    other = decode(Side.HOST, wire.Request(rtnl.RTM_NEWADDR, encode.CREATE, encode.address(
+        ipaddress.ip_interface("192.168.11.3/24"), 7, "192.168.11.7")))
+    assert other["IFA_BROADCAST"] == "192.168.11.7"
 
 
 class ProbeSocket:
