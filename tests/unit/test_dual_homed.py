@@ -134,3 +134,17 @@ def test_nic_record_keeps_each_ipv4_broadcast_and_reads_a_record_without() -> No
     data["nics"][0]["broadcasts"] = {"198.51.100.3/24": "not-an-address"}
     with pytest.raises(StateFormatError, match=r"nics\[0\]\.broadcasts"):
         Ownership.from_dict(data)
+
+
+@pytest.mark.parametrize(("require", "dual", "optional"), [
+    ("any-established", True, ("eth1", "eth2")),
+    ("all-established", True, ()),
+    ("applied", True, ()),
+    ("any-established", False, ()),              # single-homed: its NIC is required
+])
+def test_which_nics_a_boot_may_go_without(require: str, dual: bool,
+                                          optional: tuple[str, ...]) -> None:
+    body = (underlay('nics = ["eth1", "eth2"]') + unnumbered("eth1", "eth2") if dual
+            else underlay() + unnumbered("eth1"))
+    text = HEAD + body + f'\n[readiness]\nrequire = "{require}"\n'
+    assert derive(parse_config(text.encode(), "t"), FACTS).optional_nics == optional
