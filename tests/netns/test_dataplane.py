@@ -149,7 +149,8 @@ def check_l2_dataplane(lab: Lab) -> None:
     assert sysctl == ["1", "0"]
     state = json.loads((lab.tmp / "state" / "state.json").read_text())
     assert state["nic"] == {"name": "eth1", "mtu": 9000, "up": True,
-                            "addresses": ["192.168.11.3/24"]}
+                            "addresses": ["192.168.11.3/24"],
+                            "broadcasts": {"192.168.11.3/24": "192.168.11.255"}}
     assert oct((lab.tmp / "state" / "state.json").stat().st_mode & 0o777) == "0o600"
     assert set(state["host_links"]) == {"br-hs-110", "host-e-110"}
 
