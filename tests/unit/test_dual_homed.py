@@ -9,9 +9,11 @@ import pytest
 
 from evpn_boot.config.load import parse_config
 from evpn_boot.desired.derive import NodeFacts, derive
-from evpn_boot.desired.model import LinkKind
+from evpn_boot.desired.model import LinkKind, LinkSpec, PhysicalInfo, Side
 from evpn_boot.errors import ConfigError
 from evpn_boot.frr.status import parse_bfd_peers, uplink_status
+from evpn_boot.netlink.preflight import absent_optional_nics
+from evpn_boot.plan.model import ObservedLink, ObservedState
 from evpn_boot.state.model import NicRecord, Ownership, StateFormatError
 from tests.support.configs import underlay
 
@@ -148,3 +150,20 @@ def test_which_nics_a_boot_may_go_without(require: str, dual: bool,
             else underlay() + unnumbered("eth1"))
     text = HEAD + body + f'\n[readiness]\nrequire = "{require}"\n'
     assert derive(parse_config(text.encode(), "t"), FACTS).optional_nics == optional
+
+
+@pytest.mark.parametrize(("present", "tolerated"), [
+    ({"eth1"}, {"eth2"}),                        # one there: the other may be late
+    (set(), set()),                              # none there: preflight names both
+    ({"eth1", "eth2"}, set()),
+])
+def test_preflight_goes_on_without_a_late_nic_only_when_another_is_there(
+        present: set[str], tolerated: set[str]) -> None:
+    text = HEAD + underlay('nics = ["eth1", "eth2"]') + unnumbered("eth1", "eth2")
+    desired = derive(parse_config(text.encode(), "t"), FACTS)
+    links = {(Side.HOST, n): ObservedLink(LinkSpec(n, Side.HOST, LinkKind.PHYSICAL,
+                                                   PhysicalInfo()), ifindex=i + 2,
+                                          kind_name="")
+             for i, n in enumerate(sorted(present))}
+    observed = ObservedState(netns_exists=False, links=links)
+    assert absent_optional_nics(desired, observed) == tolerated
