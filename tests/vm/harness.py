@@ -256,7 +256,7 @@ def hotplug_underlay_nic(sock: Path) -> None:
     with qmp.Qmp(sock) as mon:
         mon.command("netdev_add", type="hubport", id="hot0", hubid=0)
         mon.command("device_add", driver="virtio-net-pci", id="hotnic0", netdev="hot0",
-                    mac=HOT_NIC_MAC)
+                    mac=HOT_NIC_MAC, romfile="")
 
 
 def boot(image_dir: Path, payload: Path, workdir: Path, timeout_s: float) -> RunResult:
@@ -272,7 +272,7 @@ def boot(image_dir: Path, payload: Path, workdir: Path, timeout_s: float) -> Run
         "-qmp", f"unix:{qmp_sock},server=on,wait=off",
         # The lab's wire: hub 0, the leaf's NIC on it now, the node's hot-plugged later.
         "-netdev", "hubport,id=cold0,hubid=0",
-        "-device", f"virtio-net-pci,netdev=cold0,mac={COLD_NIC_MAC}",
+        "-device", f"virtio-net-pci,netdev=cold0,mac={COLD_NIC_MAC},romfile=",
         "-kernel", str(image_dir / "vmlinuz"), "-initrd", str(image_dir / "initrd.img"),
         "-append", "console=ttyS0 root=/dev/vda rw quiet loglevel=3 "
                    "systemd.show_status=false panic=-1",
