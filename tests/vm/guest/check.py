@@ -13,7 +13,11 @@ Phases, one per boot of the same overlay (``/var/lib/evpn-e2e/phase``):
   then ``evpn-boot teardown`` must give the host namespace back as it was;
   then reboot.
 * ``degraded``: the leaf never answers: READY only after the (short) timeout,
-  marked degraded, kubelet still starts; then power off.
+  marked degraded, kubelet still starts; then reboot.
+* ``hotplug``: the underlay NIC is absent at boot: ``hotplug-watch`` tells the
+  host when evpn-boot says it waits for it, the host hot-plugs a virtio NIC 20 s
+  later (QMP), udev names it ``ul0`` and addresses it; evpn-boot (never
+  restarted) sends READY after it appeared, kubelet after READY; then power off.
 
 Every result is one ``EVPN-E2E {json}`` line on the console (stdout of the
 unit is journal+console); the host harness reads them from the serial log.
@@ -40,6 +44,9 @@ NODE_UNDERLAY, LEAF_UNDERLAY = "192.168.11.3", "192.168.11.2"
 POD = "10.244.0.6"
 VTEP = "100.65.0.1"
 DEGRADED_TIMEOUT_S = 20.0
+HOT_NIC = "ul0"
+#: Generous bound on NIC appearance -> READY under TCG (measured: see the metric).
+HOTPLUG_READY_BOUND_S = 120.0
 
 
 def mono() -> float:
@@ -395,6 +402,137 @@ def degraded() -> None:
           f"{len(hits)} journal entries mention degraded; first: {hits[:1]}")
 
 
+def hotplug_watch() -> None:
+    """hotplug boot: once evpn-boot's STATUS= says it waits for the NIC, ask the host."""
+    if (STATE / "phase").read_text().strip() != "hotplug":
+        return
+    RUN.mkdir(parents=True, exist_ok=True)
+    deadline = mono() + 600
+    while mono() < deadline:
+        status = unit_prop("evpn-boot.service", "StatusText")
+        if "waiting for underlay NIC" in status:
+            now = mono()
+            (RUN / "waiting.json").write_text(json.dumps({"status": status, "mono": now}))
+            note(f"evpn-boot waits ({status!r}) at {now:.3f} s")
+            emit({"kind": "hotplug-request", "mono": round(now, 3)})
+            return
+        if unit_prop("evpn-boot.service", "ActiveState") == "active":
+            note(f"evpn-boot became active without waiting for the NIC: {status!r}")
+            return
+        time.sleep(0.5)
+
+
+def journal(*args: str) -> list[dict[str, Any]]:
+    out = sh("journalctl", "-b", "-o", "json", "--no-pager", *args, timeout=120).stdout
+    recs = []
+    for line in out.splitlines():
+        try:
+            recs.append(json.loads(line))
+        except ValueError:
+            continue
+    return recs
+
+
+def message(rec: dict[str, Any]) -> str:
+    msg = rec.get("MESSAGE", "")
+    return bytes(msg).decode(errors="replace") if isinstance(msg, list) else str(msg)
+
+
+def journal_mono(rec: dict[str, Any]) -> float:
+    """When journald received it, CLOCK_MONOTONIC (the kernel's own stamp is sched_clock)."""
+    return int(rec["__MONOTONIC_TIMESTAMP"]) / 1e6
+
+
+def hotplug() -> None:
+    times = readiness("hotplug")
+    ready, started = times["ready"], times["evpn_boot_exec"]
+    # When the NIC appeared: the kernel's lines about it (PCI hot-add, then
+    # udev's rename to ul0), as journald received them (an upper bound).
+    kernel = journal("-k")
+    pci = [journal_mono(r) for r in kernel if "[1af4:1000]" in message(r)
+           and started is not None and journal_mono(r) > started]
+    renamed = [journal_mono(r) for r in kernel
+               if f"{HOT_NIC}: renamed from" in message(r)]
+    appeared = renamed[0] if renamed else None
+    for key, value in (("nic_pci_added_s", pci[0] if pci else None),
+                       ("nic_appeared_s", appeared)):
+        if value is not None:
+            metric(f"hotplug.{key}", round(value, 3))
+    added_log = RUN / "nic-added.log"
+    added = " ".join(added_log.read_text().split()) if added_log.exists() else "(no udev RUN)"
+
+    # evpn-boot said what it waited for: STATUS= (seen by hotplug-watch), the journal.
+    waiting_path = RUN / "waiting.json"
+    waiting = json.loads(waiting_path.read_text()) if waiting_path.exists() else {}
+    logged = [(journal_mono(r), message(r)) for r in journal("-u", "evpn-boot.service")
+              if f"waiting for underlay NIC {HOT_NIC}" in message(r)]
+    check("hotplug.waited-for-nic",
+          "waiting for underlay NIC " + HOT_NIC in waiting.get("status", "") and bool(logged),
+          f"STATUS={waiting.get('status')!r} seen at {waiting.get('mono')} s; journal: "
+          f"{[(round(t, 3), m[:120]) for t, m in logged[:2]]}")
+    if appeared is not None and started is not None:
+        metric("hotplug.nic_after_evpn_boot_start_s", round(appeared - started, 2))
+
+    # Which mechanism waited: the installed unit has no device ordering, so
+    # systemd started evpn-boot before the NIC existed and the daemon's own
+    # netlink wait did it.  (The unit `install-units --config` renders would
+    # carry Wants=/After= on the .device: reported, not installed.)
+    deps = " ".join(unit_prop("evpn-boot.service", p)
+                    for p in ("After", "Wants", "Requires", "BindsTo"))
+    dev_deps = [d for d in deps.split() if d.startswith("sys-subsystem-net-devices")]
+    render = Path("/tmp/evpn-e2e-render")
+    sh("rm", "-rf", str(render))
+    proc = sh("evpn-boot", "install-units", "--root", str(render), "--no-enable",
+              "--config", "/etc/evpn-boot/config.toml", timeout=120)
+    rendered = sorted({ln.strip() for f in render.rglob("evpn-boot.service")
+                       for ln in f.read_text().splitlines()
+                       if "sys-subsystem-net-devices" in ln and not ln.startswith("#")})
+    sh("rm", "-rf", str(render))
+    check("hotplug.daemon-did-the-wait",
+          not dev_deps and started is not None and appeared is not None
+          and appeared - started >= 10,
+          f"installed unit's device dependencies {dev_deps}; evpn-boot started {started} s, "
+          f"NIC named {HOT_NIC} at {appeared} s; the unit install-units --config renders "
+          f"(rc {proc.returncode}) has {rendered}")
+
+    check("hotplug.ready-after-nic",
+          ready is not None and appeared is not None
+          and appeared < ready <= appeared + HOTPLUG_READY_BOUND_S,
+          f"NIC PCI hot-add {pci[:1]} s, named {appeared} s, READY {ready} s "
+          f"(bound {HOTPLUG_READY_BOUND_S:g} s); udev RUN: {added[:200]}")
+    if ready is not None and appeared is not None:
+        metric("hotplug.nic_to_ready_s", round(ready - appeared, 2))
+
+    restarts = unit_prop("evpn-boot.service", "NRestarts")
+    result = unit_prop("evpn-boot.service", "Result")
+    check("hotplug.no-restart", restarts == "0" and result == "success"
+          and unit_prop("evpn-boot.service", "ActiveState") == "active",
+          f"NRestarts={restarts} Result={result} "
+          f"ExecMainStart {started} s, MainPID {unit_prop('evpn-boot.service', 'MainPID')}")
+
+    # The underlay rides the hot-plugged NIC: in the router namespace with its
+    # address, and the leaf (behind the cold-plugged NIC, same qemu hub) sees
+    # the session Established.
+    ul = link(ROUTER, HOT_NIC)
+    addrs = json.loads(sh("ip", "-n", ROUTER, "-j", "addr", "show", "dev", HOT_NIC
+                          ).stdout or "[]")
+    cidrs = [f"{a['local']}/{a['prefixlen']}" for ln in addrs for a in ln.get("addr_info", [])
+             if a.get("family") == "inet"]
+    deadline = mono() + 60
+    state = leaf_session_state()
+    while state != "Established" and mono() < deadline:
+        time.sleep(2)
+        state = leaf_session_state()
+    obs_path = RUN / "observe.json"
+    obs = json.loads(obs_path.read_text()) if obs_path.exists() else {}
+    check("hotplug.underlay-over-hotplugged-nic",
+          ul is not None and f"{NODE_UNDERLAY}/24" in cidrs and state == "Established"
+          and (ul or {}).get("address") == "52:54:00:e2:e0:02",
+          f"{HOT_NIC} in {ROUTER}: mac {(ul or {}).get('address')}, {cidrs}, flags "
+          f"{(ul or {}).get('flags')}; leaf sees {NODE_UNDERLAY} {state} (first seen "
+          f"Established by {obs.get('first_up_poll_end')} s, READY {ready} s)")
+
+
 def diagnostics() -> None:
     """After a failed check: what the host cannot see otherwise (console only)."""
     for cmd in (["systemctl", "--failed", "--no-pager"],
@@ -410,7 +548,8 @@ def run() -> None:
     phase = (STATE / "phase").read_text().strip()
     note(f"checks of phase {phase}")
     nxt, action = {"boot1": ("boot2", "reboot"), "boot2": ("degraded", "reboot"),
-                   "degraded": ("done", "poweroff")}.get(phase, ("done", "poweroff"))
+                   "degraded": ("hotplug", "reboot"),
+                   "hotplug": ("done", "poweroff")}.get(phase, ("done", "poweroff"))
     try:
         if phase == "boot1":
             times = readiness("boot1")
@@ -432,6 +571,8 @@ def run() -> None:
             teardown_restores_host()
         elif phase == "degraded":
             degraded()
+        elif phase == "hotplug":
+            hotplug()
     except Exception:  # report and move on: the host must get an answer
         check(f"{phase}.checker", False, traceback.format_exc()[-500:])
     finally:
@@ -452,6 +593,8 @@ def main() -> None:
         kubelet()
     elif mode == "observe":
         observe()
+    elif mode == "hotplug-watch":
+        hotplug_watch()
     elif mode == "snapshot":
         print(json.dumps(host_snapshot()))
     elif mode == "run":
