@@ -91,8 +91,8 @@ def _recovery(fab: DualFabric) -> tuple[bool, str]:
 
 def bench(image: str, rounds: int) -> dict[str, list[float]]:
     """The leaf events on one fabric while it recovers (sessions and ECMP back);
-    each uplink round on a fresh fabric, since after a link flap on the node ECMP
-    may not come back (printed: how long recovery took, or that it did not)."""
+    each uplink round on a fresh fabric, so every round starts from a node that
+    never flapped (printed: how long recovery took, or that it did not)."""
     os.environ["CONTAINERS_CONF"] = str(CONTAINERS_CONF)
     results: dict[str, list[float]] = {what: [] for what in EVENTS}
     with _fabric(image) as fab:

@@ -168,6 +168,7 @@ def derive(config: Config, facts: NodeFacts) -> DesiredState:
         bfd_timers=_bfd_timers(config.underlay),
         multipath_relax=_leaves_differ(config.underlay),
         no_transit=not config.underlay.transit and len(config.underlay.neighbors) > 1,
+        inline_nexthops=len(config.underlay.neighbors) > 1,
         vrfs=tuple(vrfs),
         l2vnis=tuple(FrrL2Vni(vni=l2.vni, vrf=l2.vrf) for l2 in config.l2vni),
         raw_config=config.frr.raw_config,

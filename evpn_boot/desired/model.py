@@ -268,6 +268,9 @@ class FrrModel:
     multipath_relax: bool = False
     #: Several leaves and no transit: advertise to a leaf only our own routes.
     no_transit: bool = False
+    #: Several uplinks: zebra installs ECMP routes with inline next hops, not
+    #: kernel nexthop groups (a link flap leaves the group one member short).
+    inline_nexthops: bool = False
 
 
 @dataclass(frozen=True)

@@ -105,13 +105,12 @@ def test_dual_homed_ecmp_failover_no_transit_teardown(dual: DualFabric) -> None:
     # ... while the other leaf's routes reached the node (so there was something to leak).
     assert fab.vtep_nexthops() == 2
 
-    # 4. The leaf the flow uses dies (and comes back: both sessions and ECMP
-    #    again), then the uplink it uses goes down: the ping keeps answering
-    #    through the other one.  The uplink comes last because its session does
-    #    not come back yet after the link flap (unnumbered + BFD stays Idle on
-    #    FRR 10.3; issue 14 stays open on it), so nothing waits for that.
+    # 4. The leaf the flow uses dies, then the uplink it uses goes down: the
+    #    ping keeps answering through the other one, and each time both
+    #    sessions and both next hops come back (ECMP after a link flap needs
+    #    inline next hops: frr.conf's `no zebra nexthop kernel enable`).
     for what in ("leaf", "uplink"):
-        r = fail_and_measure(fab, what, recover=what == "leaf")
+        r = fail_and_measure(fab, what, recover=True)
         print(f"{what} {r.nic} failed: {r.sent - r.received}/{r.sent} lost, {r.loss_s:.2f} s")
         assert r.tx[r.nic] > 50, r          # the flow did cross the uplink that failed
         assert r.received > 0 and r.loss_s < LOSS_BOUND_S, r

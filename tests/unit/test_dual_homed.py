@@ -43,12 +43,14 @@ def test_two_nics_two_unnumbered_leaves() -> None:
     assert desired.frr is not None
     assert [n.peer for n in desired.frr.neighbors] == ["eth1", "eth2"]
     assert desired.frr.multipath_relax and desired.frr.no_transit
+    assert desired.frr.inline_nexthops          # ECMP survives an uplink flap
 
 
 def test_one_leaf_renders_no_transit_filter_and_no_relax() -> None:
     config = parse_config((HEAD + underlay() + unnumbered("eth1", asn="64512")).encode(), "t")
     frr = derive(config, FACTS).frr
     assert frr is not None and not frr.no_transit and not frr.multipath_relax
+    assert not frr.inline_nexthops
 
 
 def test_same_asn_leaves_no_relax_transit_when_asked() -> None:
