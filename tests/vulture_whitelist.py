@@ -60,6 +60,7 @@ fields_of(desired_model.FrrModel).allowas_in
 fields_of(desired_model.FrrModel).bfd_timers
 fields_of(desired_model.FrrModel).multipath_relax
 fields_of(desired_model.FrrModel).no_transit
+fields_of(desired_model.FrrModel).inline_nexthops
 # provision/templates/evpn-boot.service.j2 reads these.
 params.UnitParams.underlay_devices
 # provision/templates/10-evpn-boot.conf.j2 reads this (kubelet --register-with-taints).
