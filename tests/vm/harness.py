@@ -194,8 +194,13 @@ def make_payload(workdir: Path, deb: Path, frr_tag: str) -> Path:
     return img
 
 
-def boot(image_dir: Path, payload: Path, workdir: Path, timeout_s: float) -> RunResult:
-    """Boot a fresh overlay of the cached image until the guest powers off."""
+def boot(image_dir: Path, payload: Path, workdir: Path, timeout_s: float,
+         extra_drives: tuple[Path, ...] = ()) -> RunResult:
+    """Boot a fresh overlay of the cached image until the guest powers off.
+
+    ``extra_drives``: raw images attached read-only after the payload (the
+    cloud-init scenario's NoCloud seed disk).
+    """
     overlay = workdir / "overlay.qcow2"
     _run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
           "-b", str(image_dir / "disk.img"), str(overlay)])
@@ -209,6 +214,8 @@ def boot(image_dir: Path, payload: Path, workdir: Path, timeout_s: float) -> Run
         "-drive", f"file={overlay},format=qcow2,if=virtio",
         "-drive", f"file={payload},format=raw,if=virtio,readonly=on",
     ]
+    for drive in extra_drives:
+        cmd += ["-drive", f"file={drive},format=raw,if=virtio,readonly=on"]
     result = RunResult(console=console)
     start = time.monotonic()
     log("$ " + " ".join(cmd))

@@ -20,8 +20,8 @@ Scenario ``ignition`` (container mode, Debian 13: podman 5.4 with Quadlet):
 
 Scenario ``cloud-init`` (native mode, this machine's Debian release, as the
 ``.deb`` is built for its Python): the bookworm scenario's image plus
-``cloud-init``; the payload disk carries a NoCloud seed (copied into
-``/var/lib/cloud/seed/nocloud`` before cloud-init's first boot) with
+``cloud-init``; a second disk is the NoCloud seed (vfat, label ``CIDATA``,
+:func:`nocloud_seed`) with
 ``evpn-boot render cloud-init --package /mnt/e2e/evpn-boot.deb`` as user-data
 and one appended ``runcmd`` entry standing in for ``kubeadm join`` (it enables
 and starts the kubelet stand-in).  One boot prepares the machine (nothing of
@@ -86,6 +86,7 @@ EXPECTED_CLOUD_INIT = (
     "ci1.kubelet-after-ready",
     "ci1.ready-after-established",
     "ci1.cloud-init-done",
+    "ci1.seed-from-cidata-disk",
     "ci1.installed-by-cloud-init",
     "ci1.frr-in-its-unit",
     "ci1.vrf-red",
@@ -203,11 +204,20 @@ def cloud_init_payload(workdir: Path, frr_tag: str, deb: Path) -> Path:
                                     "local-hostname: evpn-e2e\n")
     if shutil.which("cloud-init"):
         _run(["cloud-init", "schema", "--config-file", str(root / "user-data")])
+    nocloud_seed(root / "user-data", root / "meta-data", workdir / "seed.img")
     size_mb = int(deb.stat().st_size / 2**20) + 64
     img = workdir / "payload.img"
     _run(["mkfs.ext4", "-q", "-F", "-L", "E2E-PAYLOAD", "-d", str(root), str(img),
           f"{size_mb}M"])
     shutil.rmtree(root)
+    return img
+
+
+def nocloud_seed(user_data: Path, meta_data: Path, img: Path) -> Path:
+    """The NoCloud seed as a cloud provider hands it over: a vfat disk labelled
+    ``cidata`` (cloud-init looks for the label on vfat and iso9660 only)."""
+    _run(["mkfs.vfat", "-n", "CIDATA", "-C", str(img), "4096"])
+    _run(["mcopy", "-o", "-i", str(img), str(user_data), str(meta_data), "::"])
     return img
 
 
@@ -224,7 +234,8 @@ def run_cloud_init(timeout_s: float = 1200, keep: bool = False) -> RunResult:
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=cache))
     try:
         payload = cloud_init_payload(workdir, frr_tag, deb)
-        return _boot(base, payload, workdir, timeout_s, t0=t0, cache=cache)
+        return _boot(base, payload, workdir, timeout_s, t0=t0, cache=cache,
+                     extra_drives=(workdir / "seed.img",))
     finally:
         if keep:
             log(f"kept {workdir}")
@@ -233,10 +244,10 @@ def run_cloud_init(timeout_s: float = 1200, keep: bool = False) -> RunResult:
 
 
 def _boot(image: Path, payload: Path, workdir: Path, timeout_s: float, *, t0: float,
-          cache: Path) -> RunResult:
+          cache: Path, extra_drives: tuple[Path, ...] = ()) -> RunResult:
     """One VM run; its timings as metrics, its console kept in ``cache``."""
     build_s = time.monotonic() - t0
-    result = harness.boot(image, payload, workdir, timeout_s)
+    result = harness.boot(image, payload, workdir, timeout_s, extra_drives)
     result.metrics["host.artefacts_s"] = round(build_s, 1)
     result.metrics["host.vm_wall_s"] = round(result.wall_s, 1)
     saved = cache / "last-console.log"

@@ -105,6 +105,7 @@ def cloud_init_ran(phase: str) -> None:
     text = " ".join(status.stdout.split())
     check(f"{phase}.cloud-init-done", status.returncode == 0 and "status: done" in text,
           f"cloud-init status rc {status.returncode}: {text[:300]}")
+    seed(phase)
     pkg = sh("dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Status}", "evpn-boot")
     enabled = sh("systemctl", "is-enabled", "evpn-boot.service").stdout.strip()
     check(f"{phase}.installed-by-cloud-init",
@@ -116,11 +117,50 @@ def cloud_init_ran(phase: str) -> None:
           f"evpn-boot-frr.service {frr_unit} ({fragment})")
 
 
+def seed(phase: str) -> None:
+    """cloud-init read *our* user-data, from the CIDATA disk (not a fallback)."""
+    status_path = Path("/run/cloud-init/status.json")
+    status = json.loads(status_path.read_text()) if status_path.exists() else {}
+    source = str(status.get("v1", {}).get("datasource") or "")
+    got = Path("/var/lib/cloud/instance/user-data.txt")
+    ours = (GUEST / "user-data").read_bytes()
+    same = got.exists() and got.read_bytes() == ours
+    check(f"{phase}.seed-from-cidata-disk",
+          source.startswith("DataSourceNoCloud") and "seed=/dev/" in source and same,
+          f"datasource {source!r}; {got} is the rendered user-data: {same}")
+
+
 def vrf(phase: str) -> None:
     red = base.link(base.ROUTER, "red")
     kind = (red or {}).get("linkinfo", {}).get("info_kind")
     check(f"{phase}.vrf-red", kind == "vrf" and "UP" in (red or {}).get("flags", []),
           f"router netns link red: kind {kind}, flags {(red or {}).get('flags')}")
+
+
+#: What the L3 VNI ping's path looks like from FRR, asked of both ends.
+L3VNI_COMMANDS = ("show bgp vrf red ipv4 unicast", "show ip route vrf red",
+                  "show evpn vni detail", "show vrf vni", "show bgp l2vpn evpn vni",
+                  "show bgp l2vpn evpn route detail type prefix")
+
+
+def node_vtysh(command: str) -> str:
+    done = sh("podman", "exec", "evpn-boot-frr", "vtysh", "-c", command, timeout=60)
+    return done.stdout + done.stderr
+
+
+def l3vni_views() -> None:
+    """After a failure: the leaf's and the node's view of VRF red, for the log."""
+    for command in L3VNI_COMMANDS:
+        for who, ask in (("leaf", base.leaf_vtysh), ("node", node_vtysh)):
+            for line in ask(command).splitlines()[:60]:
+                note(f"[{who}: {command}] {line}")
+    for cmd in (["ip", "-n", base.LEAF, "-d", "link"], ["ip", "-n", base.LEAF, "route", "show",
+                                                          "vrf", "red"],
+                ["bridge", "-n", base.LEAF, "fdb"], ["ip", "-n", base.LEAF, "neigh"],
+                ["ip", "-n", base.ROUTER, "route", "show", "vrf", "red"]):
+        done = sh(*cmd, timeout=30)
+        for line in (done.stdout + done.stderr).splitlines()[:60]:
+            note(f"[{' '.join(cmd[:4])}] {line}")
 
 
 def run() -> None:
@@ -129,6 +169,11 @@ def run() -> None:
     nxt, action = {"ign1": ("ign2", "reboot")}.get(phase, ("done", "poweroff"))
     try:
         ready = readiness(phase)
+        # Where this boot's time went before evpn-boot ran (for the wall-time budget).
+        chain = sh("systemd-analyze", "critical-chain", "--no-pager", "evpn-boot.service",
+                   timeout=60)
+        for line in chain.stdout.splitlines()[:25]:
+            note(f"[critical-chain] {line}")
         established_before_ready(phase, ready)
         if phase == "ign1":
             provisioned_units(phase)
@@ -143,11 +188,7 @@ def run() -> None:
     finally:
         if base.FAILED:
             base.diagnostics()
-            # The leaf's view of VRF red (the L3 VNI ping's path), for the log.
-            for command in ("show bgp vrf red ipv4 unicast", "show ip route vrf red",
-                            "show evpn vni detail", "show bgp l2vpn evpn route type prefix"):
-                for line in base.leaf_vtysh(command).splitlines()[:40]:
-                    note(f"[leaf: {command}] {line}")
+            l3vni_views()
             for cmd in (["podman", "logs", "--tail", "30", "evpn-boot"],
                         ["journalctl", "-b", "--no-pager", "-n", "40", "-u", "cloud-final"]):
                 done = sh(*cmd, timeout=60)
