@@ -151,8 +151,13 @@ def node_disk(base: Path, evpn_archive: Path, workdir: Path) -> Path:
 
 
 def node_config(frr_tag: str, out: Path) -> Path:
-    """The bookworm scenario's node config, filled in."""
+    """The bookworm scenario's node config, filled in, without the handoff (no
+    cluster stand-in runs in these scenarios)."""
     text = (harness.GUEST / "config" / "node.toml").read_text()
+    head, sep, _ = text.partition("\n[handoff]\n")
+    if not sep:
+        raise RuntimeError("tests/vm/guest/config/node.toml has no [handoff] section")
+    text = head + "\n[handoff]\nenabled = false\n"
     conf = out.with_name("node.toml")
     conf.write_text(text.replace("@FRR_IMAGE@", frr_tag).replace("@TIMEOUT_S@", "120"))
     return conf
