@@ -265,7 +265,8 @@ def _boot(image: Path, payload: Path, workdir: Path, timeout_s: float, *, t0: fl
 def run(timeout_s: float = 1500, keep: bool = False) -> RunResult:
     """Scenario ignition: one VM run on the Debian 13 image."""
     missing = harness.missing_prerequisites()
-    missing += [t for t in ("mmdebstrap", "losetup") if shutil.which(t) is None]
+    missing += [t for t in ("mmdebstrap", "losetup", "mkfs.vfat", "mcopy")
+                if shutil.which(t) is None]
     if missing:
         raise RuntimeError("cannot run the provisioning scenarios, missing: " + ", ".join(missing))
     t0 = time.monotonic()
