@@ -176,11 +176,6 @@ def run() -> None:
             note(f"cloud-init status --wait: rc {waited.returncode} "
                  f"{' '.join(waited.stdout.split())[-200:]}")
         ready = readiness(phase)
-        # Where this boot's time went before evpn-boot ran (for the wall-time budget).
-        chain = sh("systemd-analyze", "critical-chain", "--no-pager", "evpn-boot.service",
-                   timeout=60)
-        for line in chain.stdout.splitlines()[:25]:
-            note(f"[critical-chain] {line}")
         established_before_ready(phase, ready)
         if phase == "ign1":
             provisioned_units(phase)
