@@ -28,8 +28,7 @@ and starts the kubelet stand-in).  One boot prepares the machine (nothing of
 evpn-boot installed), the next is cloud-init's first boot.
 
 ``python -m tests.vm.provision`` runs both, one VM run each, sharing the
-artefacts they can; ``make e2e-vm`` runs ``--scenario ignition`` after the
-bookworm scenario (cloud-init is not passing yet: ``make e2e-provision``).
+artefacts they can; ``make e2e-vm`` runs it after the bookworm scenario.
 """
 
 from __future__ import annotations

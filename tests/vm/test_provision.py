@@ -7,7 +7,6 @@ Skips, naming what is missing, where qemu/mmdebstrap/root are absent.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 
@@ -16,15 +15,6 @@ import pytest
 from tests.vm import harness, provision
 
 pytestmark = [pytest.mark.vm, pytest.mark.slow]
-
-
-#: The cloud-init scenario has not passed yet (issue 19 is open): its last run
-#: got cloud-init to install and start evpn-boot from the CIDATA seed disk, but
-#: the checker (a oneshot wanted by multi-user.target) and cloud-final (ordered
-#: after multi-user.target) waited on each other; the checker is Type=simple
-#: since, not yet run.  ``make test`` skips it and says so;
-#: ``EVPN_E2E_PROVISION=1`` (or ``make e2e-provision``) runs it.
-OPT_IN = "EVPN_E2E_PROVISION"
 
 
 def _missing() -> list[str]:
@@ -44,9 +34,6 @@ def ignition_run() -> Iterator[harness.RunResult]:
 
 @pytest.fixture(scope="module")
 def cloud_init_run() -> Iterator[harness.RunResult]:
-    if os.environ.get(OPT_IN) != "1":
-        pytest.skip(f"{OPT_IN}=1 runs the cloud-init scenario: not yet passing (the checker "
-                    "and cloud-final waited on each other; fixed, not yet run; docs/e2e-vm.md)")
     if _missing():
         pytest.skip("provisioning scenarios need: " + ", ".join(_missing()))
     result = provision.run_cloud_init()
