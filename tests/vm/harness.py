@@ -259,8 +259,16 @@ def hotplug_underlay_nic(sock: Path) -> None:
                     mac=HOT_NIC_MAC, romfile="")
 
 
-def boot(image_dir: Path, payload: Path, workdir: Path, timeout_s: float) -> RunResult:
-    """Boot a fresh overlay of the cached image until the guest powers off."""
+def boot(image_dir: Path, payload: Path, workdir: Path, timeout_s: float,
+         extra_drives: tuple[Path, ...] = (), *, lab_wire: bool = False) -> RunResult:
+    """Boot a fresh overlay of the cached image until the guest powers off.
+
+    ``extra_drives``: raw images attached read-only after the payload (the
+    cloud-init scenario's NoCloud seed disk).  ``lab_wire``: the qemu hub with
+    the leaf's cold-plugged NIC, and the hot-plug of the node's underlay NIC
+    when the guest asks for it (the main scenario's hot-plug boot); the
+    provisioning scenarios boot without NICs.
+    """
     overlay = workdir / "overlay.qcow2"
     _run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
           "-b", str(image_dir / "disk.img"), str(overlay)])
@@ -269,16 +277,19 @@ def boot(image_dir: Path, payload: Path, workdir: Path, timeout_s: float) -> Run
     cmd = [
         "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "2048",
         "-nographic", "-monitor", "none", "-serial", f"file:{console}", "-nic", "none",
-        "-qmp", f"unix:{qmp_sock},server=on,wait=off",
-        # The lab's wire: hub 0, the leaf's NIC on it now, the node's hot-plugged later.
-        "-netdev", "hubport,id=cold0,hubid=0",
-        "-device", f"virtio-net-pci,netdev=cold0,mac={COLD_NIC_MAC},romfile=",
         "-kernel", str(image_dir / "vmlinuz"), "-initrd", str(image_dir / "initrd.img"),
         "-append", "console=ttyS0 root=/dev/vda rw quiet loglevel=3 "
                    "systemd.show_status=false panic=-1",
         "-drive", f"file={overlay},format=qcow2,if=virtio",
         "-drive", f"file={payload},format=raw,if=virtio,readonly=on",
     ]
+    for drive in extra_drives:
+        cmd += ["-drive", f"file={drive},format=raw,if=virtio,readonly=on"]
+    if lab_wire:
+        # The lab's wire: hub 0, the leaf's NIC on it now, the node's hot-plugged later.
+        cmd += ["-qmp", f"unix:{qmp_sock},server=on,wait=off",
+                "-netdev", "hubport,id=cold0,hubid=0",
+                "-device", f"virtio-net-pci,netdev=cold0,mac={COLD_NIC_MAC},romfile="]
     result = RunResult(console=console)
     start = time.monotonic()
     log("$ " + " ".join(cmd))
@@ -292,7 +303,7 @@ def boot(image_dir: Path, payload: Path, workdir: Path, timeout_s: float) -> Run
         while proc.poll() is None and time.monotonic() - start < timeout_s:
             time.sleep(1)
             seen = _echo_marks(console, seen)
-            if plug_at is None and console.exists() and hotplug_requested(
+            if lab_wire and plug_at is None and console.exists() and hotplug_requested(
                     console.read_text(errors="replace")):
                 plug_at = time.monotonic() + HOTPLUG_DELAY_S
                 log(f"guest waits for the underlay NIC: hot-plugging it in "
@@ -362,7 +373,7 @@ def run(timeout_s: float = 1200, keep: bool = False) -> RunResult:
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=CACHE))
     try:
         payload = make_payload(workdir, deb, frr_tag, first_phase())
-        result = boot(image_dir, payload, workdir, timeout_s)
+        result = boot(image_dir, payload, workdir, timeout_s, lab_wire=True)
         result.metrics["host.artefacts_s"] = round(build_s, 1)
         result.metrics["host.vm_wall_s"] = round(result.wall_s, 1)
         saved = CACHE / "last-console.log"

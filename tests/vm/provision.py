@@ -20,15 +20,15 @@ Scenario ``ignition`` (container mode, Debian 13: podman 5.4 with Quadlet):
 
 Scenario ``cloud-init`` (native mode, this machine's Debian release, as the
 ``.deb`` is built for its Python): the bookworm scenario's image plus
-``cloud-init``; the payload disk carries a NoCloud seed (copied into
-``/var/lib/cloud/seed/nocloud`` before cloud-init's first boot) with
+``cloud-init``; a second disk is the NoCloud seed (vfat, label ``CIDATA``,
+:func:`nocloud_seed`) with
 ``evpn-boot render cloud-init --package /mnt/e2e/evpn-boot.deb`` as user-data
 and one appended ``runcmd`` entry standing in for ``kubeadm join`` (it enables
 and starts the kubelet stand-in).  One boot prepares the machine (nothing of
 evpn-boot installed), the next is cloud-init's first boot.
 
-``python -m tests.vm.provision`` (``make e2e-vm`` runs it after the bookworm
-scenario) runs both, one VM run each, sharing the artefacts they can.
+``python -m tests.vm.provision`` runs both, one VM run each, sharing the
+artefacts they can; ``make e2e-vm`` runs it after the bookworm scenario.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ EXPECTED_CLOUD_INIT = (
     "ci1.kubelet-after-ready",
     "ci1.ready-after-established",
     "ci1.cloud-init-done",
+    "ci1.seed-from-cidata-disk",
     "ci1.installed-by-cloud-init",
     "ci1.frr-in-its-unit",
     "ci1.vrf-red",
@@ -150,8 +151,13 @@ def node_disk(base: Path, evpn_archive: Path, workdir: Path) -> Path:
 
 
 def node_config(frr_tag: str, out: Path) -> Path:
-    """The bookworm scenario's node config, filled in."""
+    """The bookworm scenario's node config, filled in, without the handoff (no
+    cluster stand-in runs in these scenarios)."""
     text = (harness.GUEST / "config" / "node.toml").read_text()
+    head, sep, _ = text.partition("\n[handoff]\n")
+    if not sep:
+        raise RuntimeError("tests/vm/guest/config/node.toml has no [handoff] section")
+    text = head + "\n[handoff]\nenabled = false\n"
     conf = out.with_name("node.toml")
     conf.write_text(text.replace("@FRR_IMAGE@", frr_tag).replace("@TIMEOUT_S@", "120"))
     return conf
@@ -203,11 +209,20 @@ def cloud_init_payload(workdir: Path, frr_tag: str, deb: Path) -> Path:
                                     "local-hostname: evpn-e2e\n")
     if shutil.which("cloud-init"):
         _run(["cloud-init", "schema", "--config-file", str(root / "user-data")])
+    nocloud_seed(root / "user-data", root / "meta-data", workdir / "seed.img")
     size_mb = int(deb.stat().st_size / 2**20) + 64
     img = workdir / "payload.img"
     _run(["mkfs.ext4", "-q", "-F", "-L", "E2E-PAYLOAD", "-d", str(root), str(img),
           f"{size_mb}M"])
     shutil.rmtree(root)
+    return img
+
+
+def nocloud_seed(user_data: Path, meta_data: Path, img: Path) -> Path:
+    """The NoCloud seed as a cloud provider hands it over: a vfat disk labelled
+    ``cidata`` (cloud-init looks for the label on vfat and iso9660 only)."""
+    _run(["mkfs.vfat", "-n", "CIDATA", "-C", str(img), "4096"])
+    _run(["mcopy", "-o", "-i", str(img), str(user_data), str(meta_data), "::"])
     return img
 
 
@@ -224,7 +239,8 @@ def run_cloud_init(timeout_s: float = 1200, keep: bool = False) -> RunResult:
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=cache))
     try:
         payload = cloud_init_payload(workdir, frr_tag, deb)
-        return _boot(base, payload, workdir, timeout_s, t0=t0, cache=cache)
+        return _boot(base, payload, workdir, timeout_s, t0=t0, cache=cache,
+                     extra_drives=(workdir / "seed.img",))
     finally:
         if keep:
             log(f"kept {workdir}")
@@ -233,10 +249,10 @@ def run_cloud_init(timeout_s: float = 1200, keep: bool = False) -> RunResult:
 
 
 def _boot(image: Path, payload: Path, workdir: Path, timeout_s: float, *, t0: float,
-          cache: Path) -> RunResult:
+          cache: Path, extra_drives: tuple[Path, ...] = ()) -> RunResult:
     """One VM run; its timings as metrics, its console kept in ``cache``."""
     build_s = time.monotonic() - t0
-    result = harness.boot(image, payload, workdir, timeout_s)
+    result = harness.boot(image, payload, workdir, timeout_s, extra_drives)
     result.metrics["host.artefacts_s"] = round(build_s, 1)
     result.metrics["host.vm_wall_s"] = round(result.wall_s, 1)
     saved = cache / "last-console.log"
@@ -249,7 +265,8 @@ def _boot(image: Path, payload: Path, workdir: Path, timeout_s: float, *, t0: fl
 def run(timeout_s: float = 1500, keep: bool = False) -> RunResult:
     """Scenario ignition: one VM run on the Debian 13 image."""
     missing = harness.missing_prerequisites()
-    missing += [t for t in ("mmdebstrap", "losetup") if shutil.which(t) is None]
+    missing += [t for t in ("mmdebstrap", "losetup", "mkfs.vfat", "mcopy")
+                if shutil.which(t) is None]
     if missing:
         raise RuntimeError("cannot run the provisioning scenarios, missing: " + ", ".join(missing))
     t0 = time.monotonic()

@@ -7,7 +7,6 @@ Skips, naming what is missing, where qemu/mmdebstrap/root are absent.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 
@@ -18,20 +17,10 @@ from tests.vm import harness, provision
 pytestmark = [pytest.mark.vm, pytest.mark.slow]
 
 
-#: Not yet passing (issue 19 is open): the Ignition scenario's L3 VNI ping fails
-#: with FRR 10.3 on the leaf (its type-5 route stays out of VRF red) and the
-#: cloud-init seed fix has never run.  Until both pass, ``make test`` skips the
-#: scenarios and says so; ``make e2e-provision`` runs them.
-OPT_IN = "EVPN_E2E_PROVISION"
-
-
 def _missing() -> list[str]:
-    if os.environ.get(OPT_IN) != "1":
-        return [f"{OPT_IN}=1 (the provisioning scenarios do not pass yet: the L3 VNI ping "
-                "on Debian 13 / FRR 10.3 fails, the cloud-init seed is unverified; "
-                "docs/e2e-vm.md)"]
     missing = harness.missing_prerequisites()
-    return missing + [t for t in ("mmdebstrap", "losetup") if shutil.which(t) is None]
+    return missing + [t for t in ("mmdebstrap", "losetup", "mkfs.vfat", "mcopy")
+                      if shutil.which(t) is None]
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -105,6 +106,7 @@ def cloud_init_ran(phase: str) -> None:
     text = " ".join(status.stdout.split())
     check(f"{phase}.cloud-init-done", status.returncode == 0 and "status: done" in text,
           f"cloud-init status rc {status.returncode}: {text[:300]}")
+    seed(phase)
     pkg = sh("dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Status}", "evpn-boot")
     enabled = sh("systemctl", "is-enabled", "evpn-boot.service").stdout.strip()
     check(f"{phase}.installed-by-cloud-init",
@@ -116,6 +118,19 @@ def cloud_init_ran(phase: str) -> None:
           f"evpn-boot-frr.service {frr_unit} ({fragment})")
 
 
+def seed(phase: str) -> None:
+    """cloud-init read *our* user-data, from the CIDATA disk (not a fallback)."""
+    status_path = Path("/run/cloud-init/status.json")
+    status = json.loads(status_path.read_text()) if status_path.exists() else {}
+    source = str(status.get("v1", {}).get("datasource") or "")
+    got = Path("/var/lib/cloud/instance/user-data.txt")
+    ours = (GUEST / "user-data").read_bytes()
+    same = got.exists() and got.read_bytes() == ours
+    check(f"{phase}.seed-from-cidata-disk",
+          source.startswith("DataSourceNoCloud") and "seed=/dev/" in source and same,
+          f"datasource {source!r}; {got} is the rendered user-data: {same}")
+
+
 def vrf(phase: str) -> None:
     red = base.link(base.ROUTER, "red")
     kind = (red or {}).get("linkinfo", {}).get("info_kind")
@@ -123,11 +138,43 @@ def vrf(phase: str) -> None:
           f"router netns link red: kind {kind}, flags {(red or {}).get('flags')}")
 
 
+#: What the L3 VNI ping's path looks like from FRR, asked of both ends.
+L3VNI_COMMANDS = ("show bgp vrf red ipv4 unicast", "show ip route vrf red",
+                  "show evpn vni detail", "show vrf vni", "show bgp l2vpn evpn vni",
+                  "show bgp l2vpn evpn route detail type prefix")
+
+
+def node_vtysh(command: str) -> str:
+    done = sh("podman", "exec", "evpn-boot-frr", "vtysh", "-c", command, timeout=60)
+    return done.stdout + done.stderr
+
+
+def l3vni_views() -> None:
+    """After a failure: the leaf's and the node's view of VRF red, for the log."""
+    for command in L3VNI_COMMANDS:
+        for who, ask in (("leaf", base.leaf_vtysh), ("node", node_vtysh)):
+            for line in ask(command).splitlines()[:60]:
+                note(f"[{who}: {command}] {line}")
+    for cmd in (["ip", "-n", base.LEAF, "-d", "link"], ["ip", "-n", base.LEAF, "route", "show",
+                                                          "vrf", "red"],
+                ["bridge", "-n", base.LEAF, "fdb"], ["ip", "-n", base.LEAF, "neigh"],
+                ["ip", "-n", base.ROUTER, "route", "show", "vrf", "red"]):
+        done = sh(*cmd, timeout=30)
+        for line in (done.stdout + done.stderr).splitlines()[:60]:
+            note(f"[{' '.join(cmd[:4])}] {line}")
+
+
 def run() -> None:
     phase = (STATE / "phase").read_text().strip()
     note(f"checks of phase {phase}")
     nxt, action = {"ign1": ("ign2", "reboot")}.get(phase, ("done", "poweroff"))
     try:
+        if phase.startswith("ci"):
+            # This unit cannot be ordered after cloud-final (see its unit file):
+            # wait for cloud-init to finish its runcmd (which starts evpn-boot).
+            waited = sh("cloud-init", "status", "--wait", timeout=900)
+            note(f"cloud-init status --wait: rc {waited.returncode} "
+                 f"{' '.join(waited.stdout.split())[-200:]}")
         ready = readiness(phase)
         established_before_ready(phase, ready)
         if phase == "ign1":
@@ -143,11 +190,7 @@ def run() -> None:
     finally:
         if base.FAILED:
             base.diagnostics()
-            # The leaf's view of VRF red (the L3 VNI ping's path), for the log.
-            for command in ("show bgp vrf red ipv4 unicast", "show ip route vrf red",
-                            "show evpn vni detail", "show bgp l2vpn evpn route type prefix"):
-                for line in base.leaf_vtysh(command).splitlines()[:40]:
-                    note(f"[leaf: {command}] {line}")
+            l3vni_views()
             for cmd in (["podman", "logs", "--tail", "30", "evpn-boot"],
                         ["journalctl", "-b", "--no-pager", "-n", "40", "-u", "cloud-final"]):
                 done = sh(*cmd, timeout=60)
@@ -162,8 +205,21 @@ def run() -> None:
         subprocess.run(["systemctl", "--no-block", action], check=False)
 
 
+def kubelet() -> None:
+    """The kubelet stand-in: record when it started, then idle like a daemon."""
+    RUN.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    (RUN / "kubelet-started").write_text(f"{started:.6f}\n")
+    note(f"kubelet stand-in started at {started:.3f} s")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while True:
+        time.sleep(3600)
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["run"]:
         run()
+    elif sys.argv[1:] == ["kubelet"]:
+        kubelet()
     else:
-        raise SystemExit(f"usage: {sys.argv[0]} run")
+        raise SystemExit(f"usage: {sys.argv[0]} run|kubelet")
