@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -202,8 +203,8 @@ class RunResult:
         return out
 
 
-def parse_console(text: str, result: RunResult) -> None:
-    """Collect every marked line (later lines win) from the serial log."""
+def marked_records(text: str) -> Iterator[dict[str, Any]]:
+    """Every well-formed ``EVPN-E2E {json}`` record of a noisy serial log, in order."""
     for line in text.splitlines():
         m = RESULT_RE.search(line)
         if not m:
@@ -212,6 +213,13 @@ def parse_console(text: str, result: RunResult) -> None:
             rec = json.loads(m.group(1))
         except ValueError:
             continue
+        if isinstance(rec, dict):
+            yield rec
+
+
+def parse_console(text: str, result: RunResult) -> None:
+    """Collect every marked line (later lines win) from the serial log."""
+    for rec in marked_records(text):
         kind = rec.get("kind")
         if kind == "check":
             result.checks[rec["name"]] = rec
@@ -238,17 +246,7 @@ def make_payload(workdir: Path, deb: Path, frr_tag: str, first: str = PHASES[0])
 
 def hotplug_requested(text: str) -> bool:
     """Has the guest asked for the underlay NIC (``{"kind": "hotplug-request"}``)?"""
-    for line in text.splitlines():
-        m = RESULT_RE.search(line)
-        if not m:
-            continue
-        try:
-            rec = json.loads(m.group(1))
-        except ValueError:
-            continue
-        if rec.get("kind") == "hotplug-request":
-            return True
-    return False
+    return any(rec.get("kind") == "hotplug-request" for rec in marked_records(text))
 
 
 def hotplug_underlay_nic(sock: Path) -> None:
